@@ -1,0 +1,262 @@
+"""The sync app: blocking calls for scripts, Flask and Django, over the one async core.
+
+Nothing here reimplements queueing. The sync app owns an async ``QueueTasks`` (``app.aio``)
+and a private event loop in a daemon thread (an anyio blocking portal) where that core and
+its components live; every method hands its call to that loop and waits. Signals are caught
+in the main thread and forwarded to the worker on the loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
+from types import FrameType, TracebackType
+from typing import Any, TypeVar, overload
+
+import anyio.to_thread
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from typing_extensions import ParamSpec, Unpack
+
+from qtasks.asyncio import QueueTasks as AsyncQueueTasks
+from qtasks.bound import SyncTask, _BoundTask
+from qtasks.call import Call
+from qtasks.definition import TaskOptions
+from qtasks.interfaces.broker import Broker
+from qtasks.interfaces.global_config import GlobalConfig
+from qtasks.interfaces.storage import Storage
+from qtasks.interfaces.worker import Worker
+from qtasks.registry import TaskRegistry
+from qtasks.task import Task
+
+__all__ = ["QueueTasks"]
+
+logger = logging.getLogger("qtasks")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class QueueTasks:
+    """A QueueTasks app with a blocking API; accepts the same arguments as the async app.
+
+    ``app.aio`` is the async app underneath, for code that wants to await.
+    """
+
+    def __init__(self, name: str = "qtasks", **options: Any) -> None:
+        self.aio = AsyncQueueTasks(name, **options)
+        self._lock = threading.Lock()
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
+        self._loop_thread: int | None = None
+
+    # -- the parts of the async app people reach for ----------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The app name (the namespace of its queues and keys)."""
+        return self.aio.name
+
+    @property
+    def broker(self) -> Broker:
+        """The broker component."""
+        return self.aio.broker
+
+    @property
+    def storage(self) -> Storage:
+        """The storage component."""
+        return self.aio.storage
+
+    @property
+    def global_config(self) -> GlobalConfig:
+        """The global config component."""
+        return self.aio.global_config
+
+    @property
+    def registry(self) -> TaskRegistry:
+        """Registered tasks."""
+        return self.aio.registry
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The app's settings."""
+        return self.aio.config
+
+    # -- the loop thread ---------------------------------------------------------------------
+
+    def _ensure_portal(self) -> BlockingPortal:
+        if self._portal is not None:
+            return self._portal
+        with self._lock:
+            if self._portal is None:
+                cm = start_blocking_portal(name=f"qtasks-{self.aio.name}-loop")
+                portal = cm.__enter__()
+                self._loop_thread = portal.call(threading.get_ident)
+                self._portal_cm = cm
+                self._portal = portal
+        return self._portal
+
+    def call(self, func: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine function on the app's loop and return its result (blocking)."""
+        portal = self._ensure_portal()
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(
+                "the sync QueueTasks API blocks, so it cannot be used on its own event loop "
+                "(inside an async task or hook); await app.aio.<method>(...) there instead"
+            )
+        return portal.call(func)
+
+    def close(self) -> None:
+        """Stop the components and the loop thread; the app can be used again afterwards."""
+        with self._lock:
+            cm, portal = self._portal_cm, self._portal
+            self._portal_cm = self._portal = None
+            self._loop_thread = None
+        if cm is None or portal is None:
+            return
+        try:
+            portal.call(self.aio.stop)
+        finally:
+            cm.__exit__(None, None, None)
+
+    def __enter__(self) -> QueueTasks:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- registration ------------------------------------------------------------------------
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> SyncTask[P, R]: ...
+
+    @overload
+    def task(
+        self, func: None = None, /, **options: Unpack[TaskOptions]
+    ) -> Callable[[Callable[P, R]], SyncTask[P, R]]: ...
+
+    def task(
+        self, func: Callable[P, R] | None = None, /, **options: Unpack[TaskOptions]
+    ) -> SyncTask[P, R] | Callable[[Callable[P, R]], SyncTask[P, R]]:
+        """Register a task; the same options as the async app's ``task``."""
+
+        def register(f: Callable[P, R]) -> SyncTask[P, R]:
+            return SyncTask(self.aio.define(f, options), self.aio, self._run_for_task)
+
+        return register(func) if func is not None else register
+
+    def _run_for_task(self, func: Callable[[], Coroutine[Any, Any, Task]]) -> Task:
+        return self.call(func).with_waiter(self)
+
+    # -- producing and results ---------------------------------------------------------------
+
+    def add_task(self, task: str | _BoundTask[Any, Any], /, *args: Any, **options: Any) -> Task:
+        """Queue a task; see the async ``add_task`` for the options (``timeout=`` waits)."""
+        return self.call(partial(self.aio.add_task, task, *args, **options)).with_waiter(self)
+
+    def add_tasks(
+        self,
+        task: str | _BoundTask[Any, Any],
+        calls: Iterable[tuple[Any, ...] | list[Any] | Mapping[str, Any] | Call],
+        /,
+        **options: Any,
+    ) -> list[Task]:
+        """Queue many tasks in one round trip; see the async ``add_tasks``."""
+        records = self.call(partial(self.aio.add_tasks, task, list(calls), **options))
+        return [r.with_waiter(self) for r in records]
+
+    def get(self, uuid: str) -> Task | None:
+        """Return the stored record of ``uuid`` or ``None``."""
+        record = self.call(partial(self.aio.get, uuid))
+        return None if record is None else record.with_waiter(self)
+
+    def wait_result(self, uuid: str, timeout: float | None = None) -> Task:
+        """Block until ``uuid`` is final and return its record; ``TaskTimeoutError`` on timeout."""
+        return self.call(partial(self.aio.wait_result, uuid, timeout)).with_waiter(self)
+
+    def block_until_final(self, uuid: str, timeout: float | None) -> Task:
+        """``ResultWaiter``: what ``Task.wait_result`` calls."""
+        return self.wait_result(uuid, timeout)
+
+    async def await_final(self, uuid: str, timeout: float | None) -> Task:
+        """``ResultWaiter``: ``Task.wait_result_async`` from any event loop."""
+        if threading.get_ident() == self._loop_thread:
+            return (await self.aio.wait_result(uuid, timeout)).with_waiter(self)
+        return await anyio.to_thread.run_sync(self.wait_result, uuid, timeout)
+
+    def cancel(self, uuid: str, reason: str = "") -> bool:
+        """Cancel a queued or running task; see the async ``cancel``."""
+        return self.call(partial(self.aio.cancel, uuid, reason))
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def run_forever(
+        self,
+        *,
+        concurrency: int | None = None,
+        queues: list[str] | None = None,
+        **worker_options: Any,
+    ) -> None:
+        """Run a worker until SIGINT/SIGTERM (first: drain gracefully; second: stop at once)."""
+        portal = self._ensure_portal()
+        future, worker = portal.start_task(
+            partial(self.aio.serve, concurrency=concurrency, queues=queues, **worker_options)
+        )
+        with _forward_signals(portal, worker):
+            future.result()
+
+    @contextmanager
+    def running(
+        self,
+        *,
+        concurrency: int | None = None,
+        queues: list[str] | None = None,
+        **worker_options: Any,
+    ) -> Iterator[Worker]:
+        """Run a worker on the app's loop thread for the ``with`` body, then drain it."""
+        portal = self._ensure_portal()
+        future, worker = portal.start_task(
+            partial(self.aio.serve, concurrency=concurrency, queues=queues, **worker_options)
+        )
+        try:
+            yield worker
+        finally:
+            portal.call(partial(worker.stop))
+            future.result()
+
+
+@contextmanager
+def _forward_signals(portal: BlockingPortal, worker: Worker) -> Iterator[None]:
+    """Catch SIGINT/SIGTERM in the main thread and stop the worker on the loop thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = 0
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        received += 1
+        from qtasks.asyncio import _log_signal  # noqa: PLC0415 - shared wording
+
+        _log_signal(signum, received)
+        portal.start_task_soon(_stop, worker, received == 1)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def _stop(worker: Worker, graceful: bool) -> None:
+    worker.stop(graceful=graceful)

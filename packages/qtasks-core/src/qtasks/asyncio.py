@@ -1,0 +1,558 @@
+"""The async app: task registry, component wiring, enqueue, results, cancel and serving.
+
+This is the one implementation; ``qtasks.QueueTasks`` (the sync app) runs it on a private
+event loop thread. ``from qtasks.asyncio import QueueTasks`` gives the async app itself, for
+code that already runs an event loop (FastAPI, aiohttp, scripts under ``anyio.run``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import uuid as uuid_module
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from functools import partial
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+
+import anyio
+import anyio.from_thread
+from anyio import TASK_STATUS_IGNORED
+from anyio.abc import TaskStatus as StartedStatus
+from typing_extensions import ParamSpec, Unpack
+
+from qtasks.bound import AsyncTask, _BoundTask
+from qtasks.call import Call
+from qtasks.definition import DEFAULT_QUEUE, TaskDefinition, TaskOptions
+from qtasks.discovery import load_component
+from qtasks.exceptions import ConfigurationError, TaskArgumentError, TaskTimeoutError
+from qtasks.executor.default import DefaultExecutor
+from qtasks.interfaces.broker import Broker, OutgoingMessage
+from qtasks.interfaces.executor import TaskExecutor
+from qtasks.interfaces.global_config import GlobalConfig
+from qtasks.interfaces.serializer import Serializer
+from qtasks.interfaces.starter import Starter
+from qtasks.interfaces.storage import Storage
+from qtasks.interfaces.worker import Worker
+from qtasks.memory import MemoryBroker, MemoryGlobalConfig, MemoryStorage
+from qtasks.message import TaskMessage
+from qtasks.registry import TaskRegistry
+from qtasks.serializers.json import JsonSerializer
+from qtasks.starters.default import DefaultStarter
+from qtasks.task import QUEUED_STATUSES, Task, TaskStatus, utcnow
+from qtasks.worker.worker import QueueWorker
+
+__all__ = ["ADD_TASK_OPTIONS", "QueueTasks"]
+
+logger = logging.getLogger("qtasks")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Keyword names ``add_task`` keeps for itself; pass task arguments with these names through
+#: ``task_kwargs={...}``.
+ADD_TASK_OPTIONS = frozenset(
+    {"priority", "queue", "delay", "eta", "timeout", "parent_uuid", "task_kwargs"}
+)
+
+
+class QueueTasks:
+    """An async QueueTasks app.
+
+    Components may be objects or URLs (``broker="redis://127.0.0.1:6379/0"``); with none
+    given everything is in memory. A storage or global config left out follows the broker
+    when its backend provides one (a Redis broker brings Redis storage), else stays in memory.
+    """
+
+    def __init__(
+        self,
+        name: str = "qtasks",
+        *,
+        broker: Broker | str | None = None,
+        storage: Storage | str | None = None,
+        global_config: GlobalConfig | str | None = None,
+        worker: Worker | None = None,
+        starter: Starter | None = None,
+        executor: TaskExecutor | None = None,
+        serializer: Serializer | None = None,
+        default_queue: str = DEFAULT_QUEUE,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"the app name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.default_queue = default_queue
+        self.serializer: Serializer = serializer or JsonSerializer()
+        given_broker = self._component("broker", broker, Broker)
+        self.broker: Broker = MemoryBroker() if given_broker is None else given_broker
+        # Components define __len__ (an empty storage is falsy), so test for None explicitly.
+        given_storage = self._component("storage", storage, Storage)
+        if given_storage is None:
+            given_storage = self.broker.default_storage()
+        self.storage: Storage = MemoryStorage() if given_storage is None else given_storage
+        given_config = self._component("global_config", global_config, GlobalConfig)
+        if given_config is None:
+            given_config = self.broker.default_global_config()
+        self.global_config: GlobalConfig = (
+            MemoryGlobalConfig() if given_config is None else given_config
+        )
+        for component in (self.broker, self.storage, self.global_config):
+            component.bind(name, self.serializer)
+        self.registry = TaskRegistry()
+        self.executor: TaskExecutor = executor or DefaultExecutor()
+        self.worker = worker
+        self.starter: Starter = starter or DefaultStarter()
+        self.current_worker: Worker | None = None
+        self._started = False
+        self._starting: anyio.Event | None = None
+
+    @staticmethod
+    def _component(kind: Any, value: Any, expected: type[Any]) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return load_component(kind, value, expected)
+        if not isinstance(value, expected):
+            raise ConfigurationError(
+                f"{kind.replace('_', ' ')} must be a {expected.__name__} or a URL, "
+                f"got {type(value).__name__}"
+            )
+        return value
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue a registered task uses, plus the default queue."""
+        return sorted({d.queue for d in self.registry} | {self.default_queue})
+
+    @property
+    def control_channel(self) -> str:
+        """The global-config channel on which cancel requests reach workers."""
+        return "control"
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The app's settings as a read-only mapping (what ``ctx.get_config()`` returns)."""
+        return MappingProxyType(
+            {
+                "name": self.name,
+                "default_queue": self.default_queue,
+                "queues": self.queues,
+                "serializer": self.serializer.name,
+                "broker": type(self.broker).__name__,
+                "storage": type(self.storage).__name__,
+                "global_config": type(self.global_config).__name__,
+                "tasks": self.registry.names(),
+            }
+        )
+
+    # -- registration ------------------------------------------------------------------------
+
+    def define(self, func: Callable[..., Any], options: TaskOptions) -> TaskDefinition:
+        """Validate and register ``func``; shared by both apps' ``task`` decorators."""
+        opts: dict[str, Any] = dict(options)
+        name = opts.pop("name", None) or getattr(func, "__name__", None)
+        if not name:
+            raise ConfigurationError(f"{func!r} has no __name__; pass @app.task(name=...)")
+        opts.setdefault("queue", self.default_queue)
+        definition = TaskDefinition(name=name, func=func, **opts)
+        self.registry.register(definition)
+        return definition
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> AsyncTask[P, R]: ...
+
+    @overload
+    def task(
+        self, func: None = None, /, **options: Unpack[TaskOptions]
+    ) -> Callable[[Callable[P, R]], AsyncTask[P, R]]: ...
+
+    def task(
+        self, func: Callable[P, R] | None = None, /, **options: Unpack[TaskOptions]
+    ) -> AsyncTask[P, R] | Callable[[Callable[P, R]], AsyncTask[P, R]]:
+        """Register a task: ``@app.task`` or ``@app.task(name=..., retry=3, ...)``."""
+
+        def register(f: Callable[P, R]) -> AsyncTask[P, R]:
+            return AsyncTask(self.define(f, options), self)
+
+        return register(func) if func is not None else register
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start global config, storage and broker (once; later calls return at once)."""
+        if self._started:
+            return
+        if self._starting is not None:
+            await self._starting.wait()
+            return
+        self._starting = anyio.Event()
+        try:
+            for component in (self.global_config, self.storage, self.broker):
+                await component.start()
+            self._started = True
+        finally:
+            event, self._starting = self._starting, None
+            event.set()
+
+    async def stop(self) -> None:
+        """Stop broker, storage and global config, in that order; errors are logged."""
+        if not self._started:
+            return
+        self._started = False
+        for component in (self.broker, self.storage, self.global_config):
+            try:
+                await component.stop()
+            except Exception:
+                logger.exception("stopping %s failed", type(component).__name__)
+
+    async def __aenter__(self) -> QueueTasks:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- producing ---------------------------------------------------------------------------
+
+    async def add_task(
+        self,
+        task: str | _BoundTask[Any, Any],
+        /,
+        *args: Any,
+        priority: int | None = None,
+        queue: str | None = None,
+        delay: float | None = None,
+        eta: datetime | float | None = None,
+        timeout: float | None = None,
+        parent_uuid: str | None = None,
+        task_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Task:
+        """Queue a task and return its record (status new) at once.
+
+        With ``timeout`` it waits for the task to finish and returns the final record, whatever
+        its status; ``TaskTimeoutError`` if it does not finish in time. ``priority``: lower
+        runs first. ``delay`` (seconds) or ``eta`` (an aware datetime or epoch seconds) make it
+        due later. Task keyword arguments whose names clash with these options go in
+        ``task_kwargs``.
+        """
+        name = task if isinstance(task, str) else task.name
+        if task_kwargs:
+            kwargs = _merge_kwargs(name, kwargs, task_kwargs)
+        message, outgoing = self._message(
+            name,
+            args=args,
+            kwargs=kwargs,
+            priority=priority,
+            queue=queue,
+            delay=delay,
+            eta=eta,
+            parent_uuid=parent_uuid,
+        )
+        record = message.record(TaskStatus.NEW)
+        await self.start()
+        await self.broker.publish(self.storage, [record], [outgoing])
+        if timeout is not None:
+            return await self.wait_result(message.uuid, timeout)
+        return record.with_waiter(self)
+
+    async def add_tasks(
+        self,
+        task: str | _BoundTask[Any, Any],
+        calls: Iterable[tuple[Any, ...] | list[Any] | Mapping[str, Any] | Call],
+        /,
+        *,
+        priority: int | None = None,
+        queue: str | None = None,
+        delay: float | None = None,
+        eta: datetime | float | None = None,
+    ) -> list[Task]:
+        """Queue many tasks of one kind in one broker round trip; return their records.
+
+        Each item is a tuple (or list) of positional arguments, a mapping of keyword arguments,
+        or a ``Call(*args, **kwargs)``. Every item is validated before anything is queued.
+        """
+        name = task if isinstance(task, str) else task.name
+        records: list[Task] = []
+        messages: list[OutgoingMessage] = []
+        for item in calls:
+            if isinstance(item, Call):
+                args, kwargs = item.args, dict(item.kwargs)
+            elif isinstance(item, Mapping):
+                args, kwargs = (), dict(item)
+            elif isinstance(item, (tuple, list)):
+                args, kwargs = tuple(item), {}
+            else:
+                raise TypeError(
+                    f"task '{name}': add_tasks items must be tuples, mappings or Call(...), "
+                    f"got {type(item).__name__}"
+                )
+            message, outgoing = self._message(
+                name,
+                args=args,
+                kwargs=kwargs,
+                priority=priority,
+                queue=queue,
+                delay=delay,
+                eta=eta,
+                parent_uuid=None,
+            )
+            records.append(message.record(TaskStatus.NEW).with_waiter(self))
+            messages.append(outgoing)
+        if messages:
+            await self.start()
+            await self.broker.publish(self.storage, records, messages)
+        return records
+
+    def _message(
+        self,
+        name: str,
+        *,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        priority: int | None,
+        queue: str | None,
+        delay: float | None,
+        eta: datetime | float | None,
+        parent_uuid: str | None,
+    ) -> tuple[TaskMessage, OutgoingMessage]:
+        definition = self.registry.get(name)
+        now = time.time()
+        if priority is None:
+            priority = definition.priority if definition is not None else 0
+        elif not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError(f"task '{name}': priority must be an int, got {priority!r}")
+        if queue is None:
+            queue = definition.queue if definition is not None else self.default_queue
+        message = TaskMessage(
+            uuid=str(uuid_module.uuid4()),
+            task_name=name,
+            args=tuple(args),
+            kwargs=kwargs,
+            priority=priority,
+            queue=queue,
+            created_at=now,
+            parent_uuid=parent_uuid,
+            eta=_due_time(name, delay, eta, now),
+        )
+        try:
+            body = message.encode(self.serializer)
+        except (TypeError, ValueError) as exc:
+            raise self._argument_error(name, definition, args, kwargs, exc) from None
+        return message, OutgoingMessage(message.uuid, queue, priority, body, message.eta)
+
+    def _argument_error(
+        self,
+        name: str,
+        definition: TaskDefinition | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: Exception,
+    ) -> TaskArgumentError:
+        serializer = self.serializer
+        candidates: list[tuple[str, Any]] = []
+        for index, value in enumerate(args):
+            label = definition.argument_label(index) if definition else f"at position {index}"
+            candidates.append((label, value))
+        candidates += [(f"'{key}'", value) for key, value in kwargs.items()]
+        for label, value in candidates:
+            try:
+                serializer.dumps(value)
+            except (TypeError, ValueError) as inner:
+                return TaskArgumentError(name, label, value, str(inner), serializer.name)
+        return TaskArgumentError(name, "(combined)", args, str(exc), serializer.name)
+
+    # -- results -----------------------------------------------------------------------------
+
+    async def get(self, uuid: str) -> Task | None:
+        """Return the stored record of ``uuid``, or ``None`` if it is unknown or expired."""
+        await self.start()
+        record = await self.storage.get(uuid)
+        return None if record is None else record.with_waiter(self)
+
+    async def wait_result(self, uuid: str, timeout: float | None = None) -> Task:
+        """Wait for ``uuid`` to finish and return its final record, whatever the status."""
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds or None, got {timeout!r}")
+        await self.start()
+        record = await self.storage.wait(uuid, timeout)
+        if record is None:
+            known = await self.storage.get(uuid)
+            assert timeout is not None
+            raise TaskTimeoutError(known.task_name if known else None, uuid, timeout)
+        return record.with_waiter(self)
+
+    async def await_final(self, uuid: str, timeout: float | None) -> Task:
+        """``ResultWaiter``: what ``Task.wait_result_async`` calls."""
+        return await self.wait_result(uuid, timeout)
+
+    def block_until_final(self, uuid: str, timeout: float | None) -> Task:
+        """``ResultWaiter``: ``Task.wait_result`` from a worker thread of this app's loop."""
+        try:
+            return anyio.from_thread.run(self.wait_result, uuid, timeout)
+        except RuntimeError as exc:
+            if "worker thread" not in str(exc) and "event loop" not in str(exc):
+                raise
+            raise RuntimeError(
+                "Task.wait_result() blocks; in async code use await task.wait_result_async()"
+            ) from None
+
+    async def cancel(self, uuid: str, reason: str = "") -> bool:
+        """Cancel a task; ``True`` if it was still queued or running.
+
+        A queued task is removed (or, where the broker cannot remove it, marked so that no
+        worker runs it); a running async task is interrupted. Either way it ends as status
+        cancel with ``reason`` stored in ``cancel_reason``.
+        """
+        await self.start()
+        record = await self.storage.get(uuid)
+        if record is None or record.is_finished:
+            return False
+        now = utcnow()
+        cancelled = record.copy(
+            status=TaskStatus.CANCEL, cancel_reason=reason, finished_at=now, updated_at=now
+        )
+        if await self.broker.cancel(uuid, record.queue):
+            await self.storage.save([cancelled])
+            return True
+        (written,) = await self.storage.save([cancelled], only_if=QUEUED_STATUSES)
+        await self.global_config.publish(
+            self.control_channel, {"op": "cancel", "uuid": uuid, "reason": reason}
+        )
+        if written:
+            return True
+        latest = await self.storage.get(uuid)
+        return latest is not None and not latest.is_finished
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def _make_worker(self, options: dict[str, Any]) -> Worker:
+        given = {k: v for k, v in options.items() if v is not None}
+        if self.worker is not None:
+            if given:
+                raise ConfigurationError(
+                    f"this app was given a worker ({type(self.worker).__name__}); set "
+                    f"{', '.join(sorted(given))} on that worker instead"
+                )
+            return self.worker
+        return QueueWorker(**given)
+
+    async def serve(
+        self,
+        *,
+        concurrency: int | None = None,
+        queues: list[str] | None = None,
+        task_status: StartedStatus[Worker] = TASK_STATUS_IGNORED,
+        **worker_options: Any,
+    ) -> None:
+        """Run a worker in this event loop until it is stopped (no signal handling)."""
+        worker = self._make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
+        self.current_worker = worker
+        try:
+            await self.starter.serve(self, worker, task_status=task_status)
+        finally:
+            self.current_worker = None
+
+    async def run_forever(
+        self,
+        *,
+        concurrency: int | None = None,
+        queues: list[str] | None = None,
+        handle_signals: bool = True,
+        **worker_options: Any,
+    ) -> None:
+        """Serve until SIGINT/SIGTERM: the first drains gracefully, a second stops at once."""
+        async with anyio.create_task_group() as group:
+
+            async def serve_then_cancel(*, task_status: StartedStatus[Worker]) -> None:
+                try:
+                    await self.serve(
+                        concurrency=concurrency,
+                        queues=queues,
+                        task_status=task_status,
+                        **worker_options,
+                    )
+                finally:
+                    group.cancel_scope.cancel()
+
+            worker = await group.start(serve_then_cancel)
+            if handle_signals:
+                group.start_soon(_watch_signals, worker)
+
+    @asynccontextmanager
+    async def running(
+        self,
+        *,
+        concurrency: int | None = None,
+        queues: list[str] | None = None,
+        **worker_options: Any,
+    ) -> AsyncIterator[Worker]:
+        """Run a worker in this event loop for the ``async with`` body, then drain it."""
+        async with anyio.create_task_group() as group:
+            worker = await group.start(
+                partial(self.serve, concurrency=concurrency, queues=queues, **worker_options)
+            )
+            try:
+                yield worker
+            finally:
+                worker.stop()
+
+
+async def _watch_signals(worker: Worker) -> None:
+    try:
+        receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+        with receiver as signals:
+            received = 0
+            async for signum in signals:
+                received += 1
+                _log_signal(signum, received)
+                worker.stop(graceful=received == 1)
+    except (NotImplementedError, RuntimeError, ValueError) as exc:
+        # Not the main thread, or a platform without loop signal handlers.
+        logger.debug("not handling signals here: %r", exc)
+
+
+def _log_signal(signum: int, received: int) -> None:
+    name = signal.Signals(signum).name
+    if received == 1:
+        logger.warning("%s received: finishing running tasks; send it again to stop at once", name)
+    else:
+        logger.warning(
+            "%s received again: stopping now, unfinished tasks go back to the queue", name
+        )
+
+
+def _merge_kwargs(name: str, kwargs: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    clash = set(kwargs) & set(extra)
+    if clash:
+        raise TypeError(f"task '{name}': {sorted(clash)} given both directly and in task_kwargs")
+    return {**kwargs, **extra}
+
+
+def _due_time(
+    name: str, delay: float | None, eta: datetime | float | None, now: float
+) -> float | None:
+    if delay is not None and eta is not None:
+        raise TypeError(f"task '{name}': give delay= or eta=, not both")
+    if delay is not None:
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
+            raise ValueError(
+                f"task '{name}': delay must be a number of seconds >= 0, got {delay!r}"
+            )
+        return now + delay if delay > 0 else None
+    if eta is None:
+        return None
+    if isinstance(eta, datetime):
+        if eta.tzinfo is None:
+            raise ValueError(
+                f"task '{name}': eta must be timezone-aware (for example "
+                "datetime.now(timezone.utc) + timedelta(minutes=5))"
+            )
+        return eta.timestamp()
+    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
+        return float(eta)
+    raise TypeError(f"task '{name}': eta must be a datetime or epoch seconds, got {eta!r}")

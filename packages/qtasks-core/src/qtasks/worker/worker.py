@@ -1,0 +1,656 @@
+"""QueueWorker: the default worker, kept whole in one file so the hot loop reads top to bottom.
+
+Five coroutines share one worker's state:
+
+* ``_fetch_loop`` takes up to its free capacity from the broker in one call and decodes it;
+  bad bytes go to the dead-letter place at once, known tasks into a local priority heap.
+* ``_dispatch_loop`` moves the best waiting tasks to status ``process`` in one storage write
+  per batch (a conditional write that skips tasks cancelled or finished meanwhile) and starts
+  them, never more than ``concurrency`` at a time.
+* ``_run`` executes one attempt inside its own cancel scope and turns the outcome into a
+  record, a retry message and an ack.
+* ``_settle_loop`` stores records, sends retries and acks deliveries, all finished tasks since
+  its last round in one ``broker.settle`` call; the ack comes after the result is stored.
+* ``_control_loop`` and ``_heartbeat_loop`` listen for cancel requests and keep the broker and
+  the global config told that this worker is alive.
+
+Capacity is bounded: tasks buffered, running and waiting to be settled together never exceed
+``concurrency + prefetch``, so one worker never hoards a shared queue. On stop, buffered tasks
+go back to the broker at once, running ones get ``shutdown_timeout`` seconds to finish, and
+whatever is still running after that is interrupted and handed back.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import socket
+import time
+import traceback
+import uuid as uuid_module
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+from anyio import TASK_STATUS_IGNORED
+from anyio.abc import TaskGroup
+from anyio.abc import TaskStatus as StartedStatus
+
+from qtasks._signal import Signal
+from qtasks.bound import AsyncTask, SyncTask
+from qtasks.context import BaseTaskContext, SyncTaskContext, TaskContext
+from qtasks.exceptions import ConfigurationError, MessageDecodeError, UnknownTaskError
+from qtasks.interfaces.broker import Delivery, OutgoingMessage
+from qtasks.interfaces.executor import Outcome, TaskCall
+from qtasks.interfaces.worker import Worker
+from qtasks.message import TaskMessage
+from qtasks.task import STARTABLE_STATUSES, Attempt, Task, TaskStatus, utcnow
+
+if TYPE_CHECKING:
+    from qtasks.asyncio import QueueTasks
+    from qtasks.definition import TaskDefinition
+
+__all__ = ["QueueWorker"]
+
+logger = logging.getLogger("qtasks.worker")
+
+
+class _State(Enum):
+    BUFFERED = "buffered"
+    STARTING = "starting"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class _Item:
+    """One delivery this worker holds, from fetch until it is settled or handed back."""
+
+    __slots__ = (
+        "cancel_reason",
+        "context",
+        "definition",
+        "delivery",
+        "message",
+        "record",
+        "scope",
+        "state",
+    )
+
+    def __init__(self, delivery: Delivery, message: TaskMessage, definition: TaskDefinition):
+        self.delivery = delivery
+        self.message = message
+        self.definition = definition
+        self.state = _State.BUFFERED
+        self.record: Task | None = None
+        self.scope: anyio.CancelScope | None = None
+        self.context: BaseTaskContext | None = None
+        self.cancel_reason: str | None = None
+
+    @property
+    def retries(self) -> int:
+        return (self.message.attempt - 1) + (self.delivery.delivery_count - 1)
+
+
+class QueueWorker(Worker):
+    """Consumes an app's queues in this process.
+
+    ``concurrency``: tasks running at once (default 10). ``prefetch``: extra tasks held ready
+    beyond that (default: as many as ``concurrency``). ``queues``: which queues to consume
+    (default: every queue the app's tasks use). ``max_deliveries``: a message delivered more
+    often than this without finishing goes to the dead-letter place instead of looping.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 10,
+        prefetch: int | None = None,
+        queues: Sequence[str] | None = None,
+        shutdown_timeout: float = 30.0,
+        max_deliveries: int = 5,
+        fetch_timeout: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if prefetch is not None and (not isinstance(prefetch, int) or prefetch < 0):
+            raise ConfigurationError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        if max_deliveries < 1:
+            raise ConfigurationError(f"max_deliveries must be >= 1, got {max_deliveries!r}")
+        self.concurrency = concurrency
+        self.prefetch = concurrency if prefetch is None else prefetch
+        self.queues = list(queues) if queues else None
+        self.shutdown_timeout = shutdown_timeout
+        self.max_deliveries = max_deliveries
+        self.fetch_timeout = fetch_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid_module.uuid4().hex[:8]}"
+        self.processed = 0
+        self._serving = False
+        self._stopping = False
+        self._force = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker is consuming (serving and not stopping)."""
+        return self._serving and not self._stopping
+
+    def _reset(self, app: QueueTasks) -> None:
+        self._app = app
+        self._broker = app.broker
+        self._storage = app.storage
+        self._serializer = app.serializer
+        self._registry = app.registry
+        self._queue_names = self.queues or app.queues
+        self._capacity = self.concurrency + self.prefetch
+        self._held: dict[str, _Item] = {}
+        self._buffer: list[tuple[int, int, _Item]] = []
+        self._seq = itertools.count()
+        self._active = 0
+        self._pending_records: list[Task] = []
+        self._pending_acks: list[Delivery] = []
+        self._pending_sends: list[OutgoingMessage] = []
+        self._space = Signal()
+        self._dispatch = Signal()
+        self._settled = Signal()
+        self._progress = Signal()
+        self._closing = False
+        self._stopping = False
+        self._force = False
+        self._intake_scope = anyio.CancelScope()
+        self._limiter = anyio.CapacityLimiter(self.concurrency)
+        self._started_at = time.time()
+
+    async def serve(
+        self, app: QueueTasks, *, task_status: StartedStatus[Worker] = TASK_STATUS_IGNORED
+    ) -> None:
+        """Consume until ``stop``; see the module docstring for the shutdown order."""
+        if self._serving:
+            raise RuntimeError(f"worker {self.id} is already serving")
+        self._reset(app)
+        self._serving = True
+        try:
+            async with anyio.create_task_group() as services:
+                await services.start(self._control_loop)
+                services.start_soon(self._heartbeat_loop)
+                async with anyio.create_task_group() as settling:
+                    settling.start_soon(self._settle_loop)
+                    try:
+                        async with anyio.create_task_group() as tasks:
+                            await self._intake(tasks, task_status)
+                            await self._drain()
+                    finally:
+                        self._closing = True
+                        self._settled.fire()
+                services.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                await self._abandon()
+            self._serving = False
+            logger.info("worker %s stopped after %d tasks", self.id, self.processed)
+
+    async def _intake(self, tasks: TaskGroup, task_status: StartedStatus[Worker]) -> None:
+        self._tasks = tasks
+        with self._intake_scope:
+            async with anyio.create_task_group() as intake:
+                intake.start_soon(self._fetch_loop)
+                intake.start_soon(self._dispatch_loop)
+                logger.info(
+                    "worker %s consuming %s with concurrency %d",
+                    self.id,
+                    ", ".join(self._queue_names),
+                    self.concurrency,
+                )
+                task_status.started(self)
+
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop fetching; a second call (or ``graceful=False``) interrupts running tasks."""
+        if not self._serving:
+            return
+        if self._stopping or not graceful:
+            self._force = True
+            self._progress.fire()
+        self._stopping = True
+        self._intake_scope.cancel()
+
+    async def _drain(self) -> None:
+        waiting = [i for i in self._held.values() if i.state in (_State.BUFFERED, _State.STARTING)]
+        await self._hand_back(waiting, started=False)
+        if self._active and not self._force:
+            logger.info(
+                "waiting up to %gs for %d running task(s)", self.shutdown_timeout, self._active
+            )
+            with anyio.move_on_after(self.shutdown_timeout):
+                while self._active and not self._force:
+                    await self._progress.wait()
+        for item in list(self._held.values()):
+            if item.state is _State.RUNNING:
+                if item.context is not None:
+                    item.context.interrupt("worker shutting down")
+                if item.scope is not None:
+                    item.scope.cancel()
+
+    async def _abandon(self) -> None:
+        """Last resort when serve is torn down: settle what finished, hand back the rest."""
+        if self._pending_acks or self._pending_records:
+            await self._settle_once()
+        leftover = [i for i in self._held.values() if i.state is not _State.DONE]
+        if leftover:
+            await self._hand_back(leftover, started=False)
+
+    async def _hand_back(self, items: list[_Item], *, started: bool) -> None:
+        if not items:
+            return
+        for item in items:
+            item.state = _State.DONE
+            self._held.pop(item.message.uuid, None)
+        if started:
+            now = utcnow()
+            records = []
+            for item in items:
+                assert item.record is not None
+                records.append(
+                    item.record.copy(status=TaskStatus.NEW, started_at=None, updated_at=now)
+                )
+            try:
+                await self._storage.save(records, only_if=STARTABLE_STATUSES)
+            except Exception:
+                logger.exception("could not reset %d handed-back task(s) to new", len(records))
+        try:
+            await self._broker.nack([i.delivery for i in items])
+            logger.info("handed %d unfinished task(s) back to the broker", len(items))
+        except Exception:
+            logger.exception(
+                "could not hand %d task(s) back; the broker redelivers them when their "
+                "visibility deadline passes",
+                len(items),
+            )
+        self._space.fire()
+
+    # -- fetch -------------------------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        failures = 0
+        while True:
+            free = self._capacity - len(self._held) - len(self._pending_acks)
+            if free <= 0:
+                await self._space.wait()
+                continue
+            try:
+                deliveries = await self._broker.receive(self._queue_names, free, self.fetch_timeout)
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    logger.error("broker receive failed, retrying with backoff: %r", exc)
+                await anyio.sleep(min(5.0, 0.05 * 2**failures))
+                continue
+            if failures:
+                logger.warning("broker receive recovered after %d failure(s)", failures)
+                failures = 0
+            if deliveries:
+                await self._accept(deliveries)
+
+    async def _accept(self, deliveries: list[Delivery]) -> None:
+        registry = self._registry
+        added = False
+        for delivery in deliveries:
+            try:
+                message = TaskMessage.decode(delivery.body, self._serializer)
+            except MessageDecodeError as exc:
+                await self._dead_letter(delivery, exc.reason, None)
+                continue
+            if delivery.delivery_count > self.max_deliveries:
+                reason = (
+                    f"delivered {delivery.delivery_count} times without finishing "
+                    f"(max_deliveries={self.max_deliveries})"
+                )
+                await self._dead_letter(delivery, reason, message)
+                continue
+            definition = registry.get(message.task_name)
+            if definition is None:
+                self._reject_unknown(delivery, message)
+                continue
+            if message.uuid in self._held:
+                logger.warning(
+                    "task %s delivered again while held here; acking the copy", message.uuid
+                )
+                self._queue_settle(None, delivery)
+                continue
+            item = _Item(delivery, message, definition)
+            self._held[message.uuid] = item
+            heapq.heappush(self._buffer, (message.priority, next(self._seq), item))
+            added = True
+        if added:
+            self._dispatch.fire()
+
+    def _reject_unknown(self, delivery: Delivery, message: TaskMessage) -> None:
+        error = UnknownTaskError(message.task_name, self._registry.names(), uuid=message.uuid)
+        logger.error("%s (uuid %s)", error, message.uuid)
+        record = message.record(TaskStatus.ERROR, retries=message.attempt - 1)
+        now = utcnow()
+        record.error = f"UnknownTaskError: {error}"
+        record.updated_at = record.finished_at = now
+        self._queue_settle(record, delivery)
+
+    async def _dead_letter(
+        self, delivery: Delivery, reason: str, message: TaskMessage | None
+    ) -> None:
+        logger.error("dead-lettering a message from queue %r: %s", delivery.queue, reason)
+        try:
+            await self._broker.dead_letter(delivery, reason)
+        except Exception:
+            logger.exception("could not dead-letter the message; it stays unacknowledged")
+            return
+        if message is None:
+            return
+        record = message.record(TaskStatus.ERROR, retries=delivery.delivery_count - 1)
+        now = utcnow()
+        record.error = f"dead-lettered: {reason}"
+        record.updated_at = record.finished_at = now
+        try:
+            await self._storage.save([record], only_if=STARTABLE_STATUSES)
+        except Exception:
+            logger.exception("could not store the dead-lettered task %s", message.uuid)
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        failures = 0
+        while True:
+            if not self._buffer or self._active >= self.concurrency:
+                await self._dispatch.wait()
+                continue
+            batch: list[_Item] = []
+            while self._buffer and self._active + len(batch) < self.concurrency:
+                item = heapq.heappop(self._buffer)[2]
+                if item.state is _State.BUFFERED:
+                    item.state = _State.STARTING
+                    batch.append(item)
+            if not batch:
+                continue
+            now = utcnow()
+            records = []
+            for item in batch:
+                record = item.message.record(TaskStatus.PROCESS, retries=item.retries)
+                record.started_at = record.updated_at = now
+                item.record = record
+                records.append(record)
+            try:
+                allowed = await self._storage.save(records, only_if=STARTABLE_STATUSES)
+            except Exception as exc:
+                failures += 1
+                logger.error("storage failed to mark %d task(s) started: %r", len(batch), exc)
+                for item in batch:
+                    item.state = _State.BUFFERED
+                    heapq.heappush(self._buffer, (item.message.priority, next(self._seq), item))
+                await anyio.sleep(min(5.0, 0.05 * 2**failures))
+                continue
+            failures = 0
+            for item, ok in zip(batch, allowed, strict=True):
+                if ok:
+                    item.state = _State.RUNNING
+                    self._active += 1
+                    self._tasks.start_soon(self._run, item)
+                else:
+                    logger.debug(
+                        "task %s is already final; not running it again", item.message.uuid
+                    )
+                    item.state = _State.DONE
+                    self._held.pop(item.message.uuid, None)
+                    self._queue_settle(None, item.delivery)
+
+    # -- run ---------------------------------------------------------------------------------
+
+    async def _run(self, item: _Item) -> None:
+        app = self._app
+        definition = item.definition
+        message = item.message
+        record = item.record
+        assert record is not None
+        context: BaseTaskContext
+        args: tuple[Any, ...] = message.args
+        if definition.kind.is_async:
+            context = TaskContext(app, definition, message, record)
+            if definition.echo:
+                args = (AsyncTask(definition, app, context), *args)
+        else:
+            context = SyncTaskContext(app, definition, message, record)
+            if definition.echo:
+                args = (SyncTask(definition, app, anyio.from_thread.run, context), *args)
+        item.context = context
+        call = TaskCall(
+            definition, message, record, context, args, dict(message.kwargs), self._limiter
+        )
+        executor = definition.executor or app.executor
+        outcome: Outcome | None = None
+        with anyio.CancelScope() as scope:
+            item.scope = scope
+            if item.cancel_reason is not None:
+                scope.cancel()
+            try:
+                outcome = await executor.execute(call)
+            except Exception as exc:
+                outcome = Outcome(
+                    TaskStatus.ERROR,
+                    error=f"executor {type(executor).__name__} failed: {exc!r}",
+                    traceback="".join(traceback.format_exception(exc)),
+                    exception=exc,
+                )
+        item.scope = None
+        self._active -= 1
+        self._dispatch.fire()
+        self._progress.fire()
+        if outcome is None:
+            if item.cancel_reason is None:
+                await self._hand_back([item], started=True)
+                return
+            outcome = Outcome(TaskStatus.CANCEL, cancel_reason=item.cancel_reason)
+        self._finish(item, record, outcome)
+
+    def _finish(self, item: _Item, record: Task, outcome: Outcome) -> None:
+        message = item.message
+        status = outcome.status
+        if status is TaskStatus.SUCCESS:
+            try:
+                self._serializer.dumps(outcome.returning)
+            except (TypeError, ValueError) as exc:
+                outcome = Outcome(
+                    TaskStatus.ERROR,
+                    error=(
+                        f"TypeError: the result of task '{message.task_name}' "
+                        f"({type(outcome.returning).__name__}) cannot be stored by "
+                        f"{self._serializer.name}: {exc}. Return JSON-compatible data or "
+                        "give the app a serializer that handles this type"
+                    ),
+                )
+                status = TaskStatus.ERROR
+        now = utcnow()
+        attempt = Attempt(message.attempt, status, record.started_at, now, outcome.error)
+        record.status = status
+        record.updated_at = now
+        record.attempts.append(attempt)
+        record.returning = outcome.returning if status is TaskStatus.SUCCESS else None
+        record.error = outcome.error
+        record.traceback = outcome.traceback
+        record.cancel_reason = outcome.cancel_reason if status is TaskStatus.CANCEL else None
+        sends: tuple[OutgoingMessage, ...] = ()
+        if status is TaskStatus.RETRY:
+            eta = time.time() + outcome.retry_delay if outcome.retry_delay > 0 else None
+            record.eta = None if eta is None else datetime.fromtimestamp(eta, timezone.utc)
+            following = TaskMessage(
+                uuid=message.uuid,
+                task_name=message.task_name,
+                args=message.args,
+                kwargs=message.kwargs,
+                priority=message.priority,
+                queue=message.queue,
+                created_at=message.created_at,
+                attempt=message.attempt + 1,
+                parent_uuid=message.parent_uuid,
+                eta=eta,
+                history=[*message.history, attempt.to_dict()],
+            )
+            body = following.encode(self._serializer)
+            sends = (OutgoingMessage(message.uuid, message.queue, message.priority, body, eta),)
+            logger.info(
+                "task %s (%s) attempt %d failed, retrying in %.2fs: %s",
+                message.task_name,
+                message.uuid,
+                message.attempt,
+                outcome.retry_delay,
+                outcome.error,
+            )
+        else:
+            record.finished_at = now
+            if status is TaskStatus.ERROR:
+                logger.warning(
+                    "task %s (%s) failed: %s", message.task_name, message.uuid, outcome.error
+                )
+        item.state = _State.DONE
+        self._held.pop(message.uuid, None)
+        self.processed += 1
+        self._queue_settle(record, item.delivery, sends)
+
+    # -- settle ------------------------------------------------------------------------------
+
+    def _queue_settle(
+        self, record: Task | None, delivery: Delivery, sends: Sequence[OutgoingMessage] = ()
+    ) -> None:
+        if record is not None:
+            self._pending_records.append(record)
+        self._pending_acks.append(delivery)
+        if sends:
+            self._pending_sends.extend(sends)
+        self._settled.fire()
+
+    async def _settle_once(self) -> bool:
+        records, self._pending_records = self._pending_records, []
+        acks, self._pending_acks = self._pending_acks, []
+        sends, self._pending_sends = self._pending_sends, []
+        try:
+            await self._broker.settle(self._storage, records, acks, sends)
+        except Exception as exc:
+            logger.error("settling %d task(s) failed, will retry: %r", len(acks), exc)
+            self._pending_records[:0] = records
+            self._pending_acks[:0] = acks
+            self._pending_sends[:0] = sends
+            return False
+        self._space.fire()
+        return True
+
+    async def _settle_loop(self) -> None:
+        failures = 0
+        while True:
+            if not self._pending_acks and not self._pending_records:
+                if self._closing:
+                    return
+                await self._settled.wait()
+                continue
+            if await self._settle_once():
+                failures = 0
+                continue
+            failures += 1
+            if self._closing and failures >= 3:
+                logger.error(
+                    "giving up on settling %d task(s) at shutdown; the broker will deliver "
+                    "them again",
+                    len(self._pending_acks),
+                )
+                self._pending_records.clear()
+                self._pending_acks.clear()
+                self._pending_sends.clear()
+                return
+            await anyio.sleep(min(5.0, 0.05 * 2**failures))
+
+    # -- control -----------------------------------------------------------------------------
+
+    async def cancel(self, uuid: str, reason: str) -> bool:
+        """Cancel a task held here: drop it if it is waiting, interrupt it if it runs."""
+        item = self._held.get(uuid)
+        if item is None or item.state is _State.DONE:
+            return False
+        item.cancel_reason = reason
+        if item.state is _State.BUFFERED:
+            item.state = _State.DONE
+            self._held.pop(uuid, None)
+            record = item.message.record(TaskStatus.CANCEL, retries=item.retries)
+            record.cancel_reason = reason
+            record.updated_at = record.finished_at = utcnow()
+            self._queue_settle(record, item.delivery)
+        elif item.state is _State.RUNNING:
+            if item.context is not None:
+                item.context.interrupt(reason)
+            if item.scope is not None:
+                item.scope.cancel()
+        # STARTING: _run sees cancel_reason as soon as it begins.
+        return True
+
+    async def _control_loop(
+        self, *, task_status: StartedStatus[None] = TASK_STATUS_IGNORED
+    ) -> None:
+        started = False
+        failures = 0
+        while True:
+            try:
+                async with self._app.global_config.subscribe(self._app.control_channel) as inbox:
+                    if not started:
+                        started = True
+                        task_status.started()
+                    failures = 0
+                    async for message in inbox:
+                        if message.get("op") == "cancel":
+                            await self.cancel(
+                                str(message.get("uuid")), str(message.get("reason", ""))
+                            )
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    logger.warning("control channel unavailable, retrying: %r", exc)
+                if not started:
+                    started = True
+                    task_status.started()
+                await anyio.sleep(min(5.0, 0.1 * 2**failures))
+
+    def describe(self) -> dict[str, Any]:
+        """What ``inspect`` shows about this worker."""
+        running = [u for u, i in self._held.items() if i.state is _State.RUNNING]
+        return {
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": list(self._queue_names),
+            "concurrency": self.concurrency,
+            "running": running[:100],
+            "held": len(self._held),
+            "processed": self.processed,
+            "started_at": self._started_at,
+            "seen_at": time.time(),
+        }
+
+    async def _heartbeat_loop(self) -> None:
+        config = self._app.global_config
+        key = f"worker:{self.id}"
+        try:
+            while True:
+                try:
+                    held = [i.delivery for i in self._held.values() if i.state is not _State.DONE]
+                    if held:
+                        await self._broker.heartbeat(held)
+                    await config.set(key, self.describe(), ttl=self.heartbeat_interval * 3)
+                except Exception as exc:
+                    logger.warning("heartbeat failed: %r", exc)
+                await anyio.sleep(self.heartbeat_interval)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                try:
+                    await config.delete(key)
+                except Exception:
+                    logger.debug("could not remove the heartbeat of %s", self.id)
