@@ -153,7 +153,9 @@ def tests(session: nox.Session, package: str) -> None:
         success_codes=[0, 5],
     )
     if glob.glob(f"{data}*"):
-        session.run("coverage", "combine", f"--rcfile={ROOT / 'pyproject.toml'}", env=env, silent=True)
+        session.run(
+            "coverage", "combine", f"--rcfile={ROOT / 'pyproject.toml'}", env=env, silent=True
+        )
         floor = COVERAGE_FLOOR.get(package, 0)
         session.run(
             "coverage",
@@ -220,7 +222,14 @@ def isolation(session: nox.Session) -> None:
         session.run(sys.executable, "-m", "venv", str(venv), external=True, silent=True)
         python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
         session.run(
-            str(python), "-m", "pip", "install", "-q", "--find-links", str(dist), str(wheel),
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--find-links",
+            str(dist),
+            str(wheel),
             external=True,
         )
         session.run(

@@ -5,8 +5,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from qtasks import BackendNotInstalledError, Call, ConfigurationError, TaskArgumentError
-from qtasks import TaskTimeoutError
+from qtasks import (
+    BackendNotInstalledError,
+    Call,
+    ConfigurationError,
+    TaskArgumentError,
+    TaskTimeoutError,
+)
 from qtasks.asyncio import QueueTasks
 from qtasks.interfaces import Broker
 from qtasks.memory import MemoryBroker, MemoryGlobalConfig, MemoryStorage
@@ -21,7 +26,12 @@ async def test_add_task_returns_a_new_record_at_once(app: QueueTasks) -> None:
 
     task = await app.add_task("report", "mon")
     assert task.status == "new"
-    assert (task.task_name, task.args, task.priority, task.queue) == ("report", ("mon",), 3, "reports")
+    assert (task.task_name, task.args, task.priority, task.queue) == (
+        "report",
+        ("mon",),
+        3,
+        "reports",
+    )
     stored = await app.get(task.uuid)
     assert stored is not None and stored.status == "new" and stored == task
     assert isinstance(app.broker, MemoryBroker) and app.broker.depth("reports") == 1
@@ -118,7 +128,7 @@ async def test_delay_and_eta(app: QueueTasks) -> None:
     [
         ({"delay": 1, "eta": 2.0}, TypeError, "give delay= or eta=, not both"),
         ({"delay": -1}, ValueError, "delay must be a number of seconds >= 0"),
-        ({"eta": datetime(2030, 1, 1)}, ValueError, "eta must be timezone-aware"),  # noqa: DTZ001
+        ({"eta": datetime(2030, 1, 1)}, ValueError, "eta must be timezone-aware"),
         ({"eta": "tomorrow"}, TypeError, "eta must be a datetime or epoch seconds"),
         ({"priority": "high"}, TypeError, "priority must be an int"),
     ],

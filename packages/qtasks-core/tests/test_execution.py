@@ -9,7 +9,7 @@ import pytest
 
 from qtasks import AsyncTask, SyncTask, Task, TaskStatus
 from qtasks.asyncio import QueueTasks
-from qtasks.interfaces import OutgoingMessage, Outcome, TaskCall, TaskExecutor
+from qtasks.interfaces import Outcome, OutgoingMessage, TaskCall, TaskExecutor
 from qtasks.memory import MemoryBroker
 from qtasks.message import TaskMessage
 
@@ -184,7 +184,9 @@ async def test_sync_handler_for_an_async_generator_and_async_handler_for_a_sync_
     assert b.returning == 101
 
 
-async def test_echo_passes_the_task_object_and_nested_tasks_know_their_parent(app: QueueTasks) -> None:
+async def test_echo_passes_the_task_object_and_nested_tasks_know_their_parent(
+    app: QueueTasks,
+) -> None:
     @app.task
     async def child(x: int) -> int:
         return x * 2
@@ -307,7 +309,9 @@ async def test_a_redelivered_task_whose_result_is_stored_is_not_run_again(app: Q
         done = await app.add_task("once", timeout=5)
     # A worker that stored the result but died before its ack leaves the message behind:
     message = TaskMessage(done.uuid, "once", (), {}, 0, "default", done.created_at.timestamp())
-    await app.broker.send([OutgoingMessage(done.uuid, "default", 0, message.encode(app.serializer))])
+    await app.broker.send(
+        [OutgoingMessage(done.uuid, "default", 0, message.encode(app.serializer))]
+    )
     async with app.running():
         with anyio.fail_after(5):
             while app.broker.depth("default") or app.broker.in_flight:  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ import anyio
 import pytest
 
 from qtasks.memory import MemoryStorage
-from qtasks.task import QUEUED_STATUSES, STARTABLE_STATUSES, Task, TaskStatus
+from qtasks.task import Task, TaskStatus
 
 pytestmark = pytest.mark.anyio
 
@@ -22,50 +22,6 @@ async def test_save_and_load_are_copies() -> None:
     assert loaded is not None and loaded.kwargs == {"a": [1]}
     assert await storage.get_many(["u", "missing"]) == [loaded, None]
     assert len(storage) == 1
-
-
-async def test_conditional_save() -> None:
-    storage = MemoryStorage()
-    # a missing record always counts as allowed
-    assert await storage.save([record()], only_if=QUEUED_STATUSES) == [True]
-    started = record(status=TaskStatus.PROCESS)
-    assert await storage.save([started], only_if=STARTABLE_STATUSES) == [True]
-    cancel = record(status=TaskStatus.CANCEL)
-    assert await storage.save([cancel], only_if=QUEUED_STATUSES) == [False]
-    done = record(status=TaskStatus.SUCCESS, returning=1)
-    other = record("v")
-    assert await storage.save([done, other], only_if=STARTABLE_STATUSES) == [True, True]
-    again = record(status=TaskStatus.PROCESS)
-    assert await storage.save([again], only_if=STARTABLE_STATUSES) == [False]
-    final = await storage.get("u")
-    assert final is not None and final.status == "success"
-
-
-async def test_wait_returns_at_once_for_finished_records() -> None:
-    storage = MemoryStorage()
-    await storage.save([record(status=TaskStatus.ERROR, error="x")])
-    got = await storage.wait("u", 0.01)
-    assert got is not None and got.error == "x"
-
-
-async def test_wait_is_woken_by_the_finishing_write() -> None:
-    storage = MemoryStorage()
-    await storage.save([record()])
-    results: list[Task | None] = []
-    async with anyio.create_task_group() as tg:
-
-        async def waiter() -> None:
-            results.append(await storage.wait("u", None))
-
-        tg.start_soon(waiter)
-        tg.start_soon(waiter)
-        await anyio.sleep(0.01)
-        await storage.save([record(status=TaskStatus.PROCESS)])  # not final: keeps waiting
-        await anyio.sleep(0.01)
-        assert results == []
-        await storage.save([record(status=TaskStatus.SUCCESS, returning=7)])
-    assert [r.returning for r in results if r] == [7, 7]
-    assert storage._waiters == {}
 
 
 async def test_wait_times_out_and_cleans_up() -> None:
@@ -95,12 +51,3 @@ async def test_a_record_that_restarted_does_not_expire_with_its_old_deadline() -
     await storage.save([record(status=TaskStatus.PROCESS)])  # e.g. written again by hand
     await anyio.sleep(0.03)
     assert await storage.get("u") is not None
-
-
-async def test_delete() -> None:
-    storage = MemoryStorage.from_url("memory://", result_ttl=10)
-    await storage.save([record("a"), record("b")])
-    assert await storage.delete(["a", "zz"]) == 1
-    assert await storage.get("a") is None
-    await storage.start()
-    assert storage.result_ttl == 10

@@ -14,7 +14,14 @@ def test_status_is_a_str_enum_that_compares_to_strings() -> None:
     assert f"{TaskStatus.CANCEL}" == "cancel"
     assert f"{TaskStatus.NEW:>5}" == "  new"
     assert TaskStatus("retry") is TaskStatus.RETRY
-    assert {s.value for s in TaskStatus} == {"new", "process", "success", "error", "cancel", "retry"}
+    assert {s.value for s in TaskStatus} == {
+        "new",
+        "process",
+        "success",
+        "error",
+        "cancel",
+        "retry",
+    }
 
 
 def test_final_statuses() -> None:
@@ -90,8 +97,6 @@ async def test_async_waiting_without_an_app_fails_too() -> None:
 
 
 def test_from_dict_tolerates_missing_optional_fields() -> None:
-    task = Task.from_dict(
-        {"uuid": "u", "task_name": "t", "status": "new", "created_at": 0.0}
-    )
+    task = Task.from_dict({"uuid": "u", "task_name": "t", "status": "new", "created_at": 0.0})
     assert task.updated_at == task.created_at
     assert task.args == () and task.kwargs == {} and task.attempts == []

@@ -1,6 +1,6 @@
 """The component interfaces every backend implements; each one small and typed."""
 
-from qtasks.interfaces.broker import Broker, DeadLetter, Delivery, OutgoingMessage
+from qtasks.interfaces.broker import Broker, DeadLetter, Delivery, OutgoingMessage, QueueStats
 from qtasks.interfaces.component import Component
 from qtasks.interfaces.executor import Outcome, TaskCall, TaskExecutor
 from qtasks.interfaces.global_config import GlobalConfig
@@ -18,6 +18,7 @@ __all__ = [
     "GlobalConfig",
     "Outcome",
     "OutgoingMessage",
+    "QueueStats",
     "Serializer",
     "Starter",
     "Storage",

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from qtasks.interfaces.storage import Storage
     from qtasks.task import Task
 
-__all__ = ["Broker", "DeadLetter", "Delivery", "OutgoingMessage"]
+__all__ = ["Broker", "DeadLetter", "Delivery", "OutgoingMessage", "QueueStats"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,7 +37,8 @@ class Delivery:
 
     ``receipt`` is the broker's own handle. ``delivery_count`` is 1 on the first delivery and
     grows with every redelivery (after a crash, a hand-back or an expired visibility deadline).
-    ``uuid`` is filled in when the broker knows it without decoding the body.
+    ``uuid`` is filled in when the broker knows it without decoding the body; ``priority`` is
+    the priority it was queued with, so a dead letter can be requeued at its old place.
     """
 
     body: bytes
@@ -45,6 +46,7 @@ class Delivery:
     receipt: Any
     delivery_count: int = 1
     uuid: str | None = None
+    priority: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,6 +58,27 @@ class DeadLetter:
     reason: str
     uuid: str | None
     dead_at: float
+    priority: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class QueueStats:
+    """How much is in one queue, for ``qtasks queues`` and monitoring.
+
+    ``ready`` maps a priority to the number of messages due now at that priority; ``None`` in
+    a count means the broker cannot tell cheaply (Kafka has no per-message view of a topic).
+    """
+
+    queue: str
+    ready: dict[int, int]
+    delayed: int | None
+    in_flight: int | None
+    dead: int
+
+    @property
+    def total_ready(self) -> int:
+        """Messages due now, over every priority."""
+        return sum(self.ready.values())
 
 
 class Broker(Component, ABC):
@@ -116,6 +139,27 @@ class Broker(Component, ABC):
         on the storage record (a cancelled task is skipped when it is delivered).
         """
         return False
+
+    async def stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Depth of each of ``queues``: ready per priority, delayed, in flight, dead-lettered."""
+        raise NotImplementedError(f"{type(self).__name__} cannot report queue depths")
+
+    async def purge(self, queues: Sequence[str]) -> int:
+        """Drop every ready and delayed message of ``queues``; return how many were dropped.
+
+        Messages in flight are left to their workers; dead letters stay (``requeue_dead`` or
+        ``purge_dead`` deal with those).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot purge queues")
+
+    async def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
+        """Send dead letters (oldest first) back to their queues; return how many moved.
+
+        A requeued message starts with a fresh delivery count. Messages that could not be
+        decoded will most likely be dead-lettered again; they are requeued all the same, since
+        a newer worker may read them.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot requeue dead letters")
 
     async def heartbeat(self, deliveries: Sequence[Delivery]) -> None:
         """Tell the broker that ``deliveries`` are still being worked on.

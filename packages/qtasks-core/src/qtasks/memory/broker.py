@@ -12,7 +12,7 @@ import anyio
 from typing_extensions import Self
 
 from qtasks._signal import Signal
-from qtasks.interfaces.broker import Broker, DeadLetter, Delivery, OutgoingMessage
+from qtasks.interfaces.broker import Broker, DeadLetter, Delivery, OutgoingMessage, QueueStats
 
 __all__ = ["MemoryBroker"]
 
@@ -68,10 +68,11 @@ class MemoryBroker(Broker):
 
     def _enqueue(self, entry: _Entry, eta: float | None, now: float) -> None:
         message = entry.message
-        previous = self._queued.get(message.uuid)
-        if previous is not None and previous is not entry:
-            previous.removed = True  # a newer copy of the task replaces a queued one
-        self._queued[message.uuid] = entry
+        if message.uuid:  # raw bytes without a uuid cannot be cancelled or replaced
+            previous = self._queued.get(message.uuid)
+            if previous is not None and previous is not entry:
+                previous.removed = True  # a newer copy of the task replaces a queued one
+            self._queued[message.uuid] = entry
         if eta is not None and eta > now:
             heapq.heappush(self._delayed, (eta, entry.seq, message.queue, entry))
         else:
@@ -108,7 +109,8 @@ class MemoryBroker(Broker):
                     queue=message.queue,
                     receipt=receipt,
                     delivery_count=entry.deliveries,
-                    uuid=message.uuid,
+                    uuid=message.uuid or None,
+                    priority=message.priority,
                 )
             )
         return out
@@ -154,6 +156,7 @@ class MemoryBroker(Broker):
                 reason=reason,
                 uuid=delivery.uuid,
                 dead_at=time.time(),
+                priority=delivery.priority,
             )
         )
 
@@ -169,6 +172,60 @@ class MemoryBroker(Broker):
             return False
         entry.removed = True
         return True
+
+    async def stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Ready messages per priority, delayed, in flight and dead, per queue."""
+        self._promote_due(time.time())
+        out = []
+        for queue in queues:
+            ready: dict[int, int] = {}
+            for priority, _, entry in self._ready.get(queue, ()):
+                if not entry.removed:
+                    ready[priority] = ready.get(priority, 0) + 1
+            delayed = sum(1 for _, _, q, e in self._delayed if q == queue and not e.removed)
+            in_flight = sum(1 for e in self._inflight.values() if e.message.queue == queue)
+            dead = sum(1 for d in self._dead if d.queue == queue)
+            out.append(QueueStats(queue, dict(sorted(ready.items())), delayed, in_flight, dead))
+        return out
+
+    async def purge(self, queues: Sequence[str]) -> int:
+        """Drop ready and delayed messages of ``queues``."""
+        wanted = set(queues)
+        dropped = 0
+        for queue in wanted:
+            for _, _, entry in self._ready.pop(queue, []):
+                dropped += self._drop(entry)
+        keep = []
+        for item in self._delayed:
+            if item[2] in wanted:
+                dropped += self._drop(item[3])
+            else:
+                keep.append(item)
+        heapq.heapify(keep)
+        self._delayed = keep
+        return dropped
+
+    def _drop(self, entry: _Entry) -> int:
+        if entry.removed:
+            return 0
+        entry.removed = True
+        if self._queued.get(entry.message.uuid) is entry:
+            del self._queued[entry.message.uuid]
+        return 1
+
+    async def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
+        """Queue dead letters again, oldest first, with a fresh delivery count."""
+        chosen = [d for d in self._dead if queue is None or d.queue == queue]
+        if limit is not None:
+            chosen = chosen[:limit]
+        if not chosen:
+            return 0
+        ids = {id(d) for d in chosen}
+        self._dead = [d for d in self._dead if id(d) not in ids]
+        await self.send(
+            [OutgoingMessage(d.uuid or "", d.queue, d.priority, d.body) for d in chosen]
+        )
+        return len(chosen)
 
     def push_raw(self, queue: str, body: bytes, *, priority: int = 0, uuid: str = "") -> None:
         """Queue raw bytes as if another program had written them (for tests and tools)."""
