@@ -237,3 +237,24 @@ def test_url_passwords_are_redacted() -> None:
     assert redact_url("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
     assert redact_url("amqp://guest:guest@localhost/") == "amqp://guest:***@localhost/"
     assert redact_url("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379"
+
+
+async def test_headers_travel_with_the_task_and_its_retries(app: QueueTasks) -> None:
+    attempts: list[int] = []
+
+    @app.task(retry=1, retry_backoff=0)
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("first try fails")
+        return "ok"
+
+    queued = await app.add_task("flaky", headers={"schedule": "nightly", "tick": 3})
+    assert queued.headers == {"schedule": "nightly", "tick": 3}
+    async with app.running():
+        done = await queued.wait_result_async(5)
+    assert done.status == "success"
+    assert done.retries == 1
+    assert done.headers == {"schedule": "nightly", "tick": 3}
+    with pytest.raises(TypeError, match="header 'bad'"):
+        await app.add_task("flaky", headers={"bad": object()})

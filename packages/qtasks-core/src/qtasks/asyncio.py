@@ -55,7 +55,7 @@ R = TypeVar("R")
 #: Keyword names ``add_task`` keeps for itself; pass task arguments with these names through
 #: ``task_kwargs={...}``.
 ADD_TASK_OPTIONS = frozenset(
-    {"priority", "queue", "delay", "eta", "timeout", "parent_uuid", "task_kwargs"}
+    {"priority", "queue", "delay", "eta", "timeout", "parent_uuid", "headers", "task_kwargs"}
 )
 
 
@@ -229,6 +229,7 @@ class QueueTasks:
         eta: datetime | float | None = None,
         timeout: float | None = None,
         parent_uuid: str | None = None,
+        headers: Mapping[str, Any] | None = None,
         task_kwargs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Task:
@@ -237,8 +238,8 @@ class QueueTasks:
         With ``timeout`` it waits for the task to finish and returns the final record, whatever
         its status; ``TaskTimeoutError`` if it does not finish in time. ``priority``: lower
         runs first. ``delay`` (seconds) or ``eta`` (an aware datetime or epoch seconds) make it
-        due later. Task keyword arguments whose names clash with these options go in
-        ``task_kwargs``.
+        due later. ``headers`` is plain data stored with the task (``Task.headers``). Task
+        keyword arguments whose names clash with these options go in ``task_kwargs``.
         """
         name = task if isinstance(task, str) else task.name
         if task_kwargs:
@@ -252,6 +253,7 @@ class QueueTasks:
             delay=delay,
             eta=eta,
             parent_uuid=parent_uuid,
+            headers=headers,
         )
         record = message.record(TaskStatus.NEW)
         await self.start()
@@ -270,6 +272,7 @@ class QueueTasks:
         queue: str | None = None,
         delay: float | None = None,
         eta: datetime | float | None = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> list[Task]:
         """Queue many tasks of one kind in one broker round trip; return their records.
 
@@ -300,6 +303,7 @@ class QueueTasks:
                 delay=delay,
                 eta=eta,
                 parent_uuid=None,
+                headers=headers,
             )
             records.append(message.record(TaskStatus.NEW).with_waiter(self))
             messages.append(outgoing)
@@ -319,6 +323,7 @@ class QueueTasks:
         delay: float | None,
         eta: datetime | float | None,
         parent_uuid: str | None,
+        headers: Mapping[str, Any] | None,
     ) -> tuple[TaskMessage, OutgoingMessage]:
         definition = self.registry.get(name)
         now = time.time()
@@ -338,33 +343,34 @@ class QueueTasks:
             created_at=now,
             parent_uuid=parent_uuid,
             eta=_due_time(name, delay, eta, now),
+            headers=dict(headers) if headers else {},
         )
         try:
             body = message.encode(self.serializer)
         except (TypeError, ValueError) as exc:
-            raise self._argument_error(name, definition, args, kwargs, exc) from None
+            raise self._argument_error(name, definition, message, exc) from None
         return message, OutgoingMessage(message.uuid, queue, priority, body, message.eta)
 
     def _argument_error(
         self,
         name: str,
         definition: TaskDefinition | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        message: TaskMessage,
         exc: Exception,
     ) -> TaskArgumentError:
         serializer = self.serializer
         candidates: list[tuple[str, Any]] = []
-        for index, value in enumerate(args):
+        for index, value in enumerate(message.args):
             label = definition.argument_label(index) if definition else f"at position {index}"
             candidates.append((label, value))
-        candidates += [(f"'{key}'", value) for key, value in kwargs.items()]
+        candidates += [(f"'{key}'", value) for key, value in message.kwargs.items()]
+        candidates += [(f"header '{key}'", value) for key, value in message.headers.items()]
         for label, value in candidates:
             try:
                 serializer.dumps(value)
             except (TypeError, ValueError) as inner:
                 return TaskArgumentError(name, label, value, str(inner), serializer.name)
-        return TaskArgumentError(name, "(combined)", args, str(exc), serializer.name)
+        return TaskArgumentError(name, "(combined)", message.args, str(exc), serializer.name)
 
     # -- results -----------------------------------------------------------------------------
 

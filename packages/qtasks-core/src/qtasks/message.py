@@ -35,6 +35,7 @@ class TaskMessage:
     parent_uuid: str | None = None
     eta: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    headers: dict[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         """Return the plain dict that the serializer encodes."""
@@ -55,6 +56,8 @@ class TaskMessage:
             wire["eta"] = self.eta
         if self.history:
             wire["history"] = self.history
+        if self.headers:
+            wire["headers"] = self.headers
         return wire
 
     def encode(self, serializer: Serializer) -> bytes:
@@ -110,6 +113,9 @@ class TaskMessage:
             raise MessageDecodeError(
                 f"field 'history' holds a malformed attempt: {exc!r}"
             ) from None
+        headers = raw.get("headers", {})
+        if not isinstance(headers, dict):
+            raise MessageDecodeError("field 'headers' must be a mapping")
         if not all(isinstance(key, str) for key in kwargs):
             raise MessageDecodeError("field 'kwargs' must have string keys")
         return cls(
@@ -124,6 +130,7 @@ class TaskMessage:
             parent_uuid=parent,
             eta=None if eta is None else float(eta),
             history=history,
+            headers=headers,
         )
 
     def record(self, status: TaskStatus, *, retries: int = 0) -> Task:
@@ -139,6 +146,7 @@ class TaskMessage:
             args=self.args,
             kwargs=self.kwargs,
             parent_uuid=self.parent_uuid,
+            headers=self.headers,
             created_at=created,
             updated_at=created,
             eta=_dt(self.eta),

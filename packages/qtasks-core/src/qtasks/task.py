@@ -110,7 +110,9 @@ class Task:
 
     ``returning`` is the result once ``status`` is success; ``error`` and ``traceback`` describe
     the last failure; ``retries`` counts extra runs (error retries and redeliveries alike);
-    ``progress`` holds the values a generator task has yielded so far.
+    ``progress`` holds the values a generator task has yielded so far. ``headers`` is plain
+    data the producer attached (``add_task(..., headers={...})``); a timer, for example,
+    records there which schedule and tick queued the task.
     """
 
     uuid: str
@@ -125,6 +127,7 @@ class Task:
     traceback: str | None = None
     cancel_reason: str | None = None
     parent_uuid: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -206,6 +209,7 @@ class Task:
             "traceback": self.traceback,
             "cancel_reason": self.cancel_reason,
             "parent_uuid": self.parent_uuid,
+            "headers": self.headers,
             "created_at": self.created_at.timestamp(),
             "updated_at": self.updated_at.timestamp(),
             "started_at": _ts(self.started_at),
@@ -235,6 +239,7 @@ class Task:
             traceback=data.get("traceback"),
             cancel_reason=data.get("cancel_reason"),
             parent_uuid=data.get("parent_uuid"),
+            headers=dict(data.get("headers") or {}),
             created_at=created,
             updated_at=updated or created,
             started_at=_dt(data.get("started_at")),

@@ -497,6 +497,7 @@ class QueueWorker(Worker):
                 parent_uuid=message.parent_uuid,
                 eta=eta,
                 history=[*message.history, attempt.to_dict()],
+                headers=message.headers,
             )
             body = following.encode(self._serializer)
             sends = (OutgoingMessage(message.uuid, message.queue, message.priority, body, eta),)
