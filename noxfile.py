@@ -30,7 +30,15 @@ INTEGRATION_PACKAGES: list[str] = WORKSPACE.get("integration-packages", [])
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["lint", "typecheck", "tests", "cross", "quickstart", "isolation"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "cross",
+    "quickstart",
+    "isolation",
+    "integration",
+]
 if os.environ.get("CI"):
     nox.options.error_on_missing_interpreters = True
 
