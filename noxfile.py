@@ -200,7 +200,8 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's src/."""
     _install_local(session, PACKAGES, extras="test")
-    session.install("mypy>=1.10")
+    # exceptiongroup: mypy checks the Python 3.10 branch that imports the backport
+    session.install("mypy>=1.10", "exceptiongroup>=1.2")
     sources = sorted(str(p) for p in (ROOT / "packages").glob("*/src"))
     session.run("mypy", f"--config-file={ROOT / 'pyproject.toml'}", *sources)
 

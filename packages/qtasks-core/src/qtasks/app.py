@@ -8,19 +8,22 @@ in the main thread and forwarded to the worker on the loop thread.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import signal
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from functools import partial
 from types import FrameType, TracebackType
 from typing import Any, TypeVar, overload
 
 import anyio.to_thread
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import BlockingPortal
 from typing_extensions import ParamSpec, Unpack
 
+from qtasks._loop_thread import LoopThread
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.bound import SyncTask, _BoundTask
 from qtasks.call import Call
@@ -50,9 +53,9 @@ class QueueTasks:
     def __init__(self, name: str = "qtasks", **options: Any) -> None:
         self.aio = AsyncQueueTasks(name, **options)
         self._lock = threading.Lock()
-        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
-        self._portal: BlockingPortal | None = None
+        self._loop: LoopThread | None = None
         self._loop_thread: int | None = None
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     # -- the parts of the async app people reach for ----------------------------------------
 
@@ -89,16 +92,14 @@ class QueueTasks:
     # -- the loop thread ---------------------------------------------------------------------
 
     def _ensure_portal(self) -> BlockingPortal:
-        if self._portal is not None:
-            return self._portal
+        loop = self._loop
+        if loop is not None:
+            return loop.portal
         with self._lock:
-            if self._portal is None:
-                cm = start_blocking_portal(name=f"qtasks-{self.aio.name}-loop")
-                portal = cm.__enter__()
-                self._loop_thread = portal.call(threading.get_ident)
-                self._portal_cm = cm
-                self._portal = portal
-        return self._portal
+            if self._loop is None:
+                self._loop = LoopThread(f"qtasks-{self.aio.name}-loop")
+                self._loop_thread = self._loop.ident
+            return self._loop.portal
 
     def call(self, func: Callable[[], Awaitable[T]]) -> T:
         """Run a coroutine function on the app's loop and return its result (blocking)."""
@@ -113,15 +114,14 @@ class QueueTasks:
     def close(self) -> None:
         """Stop the components and the loop thread; the app can be used again afterwards."""
         with self._lock:
-            cm, portal = self._portal_cm, self._portal
-            self._portal_cm = self._portal = None
+            loop, self._loop = self._loop, None
             self._loop_thread = None
-        if cm is None or portal is None:
+        if loop is None:
             return
         try:
-            portal.call(self.aio.stop)
+            loop.portal.call(self.aio.stop)
         finally:
-            cm.__exit__(None, None, None)
+            loop.stop()
 
     def __enter__(self) -> QueueTasks:
         return self
@@ -207,11 +207,13 @@ class QueueTasks:
         **worker_options: Any,
     ) -> None:
         """Run a worker until SIGINT/SIGTERM (first: drain gracefully; second: stop at once)."""
-        portal = self._ensure_portal()
-        future, worker = portal.start_task(
-            partial(self.aio.serve, concurrency=concurrency, queues=queues, **worker_options)
+        worker = self.aio.make_worker(
+            {"concurrency": concurrency, "queues": queues, **worker_options}
         )
+        portal = self._ensure_portal()
+        # Handlers go in before the worker starts, so no signal can slip past them.
         with _forward_signals(portal, worker):
+            future, _ = portal.start_task(partial(self.aio.serve_worker, worker))
             future.result()
 
     @contextmanager
@@ -223,15 +225,25 @@ class QueueTasks:
         **worker_options: Any,
     ) -> Iterator[Worker]:
         """Run a worker on the app's loop thread for the ``with`` body, then drain it."""
-        portal = self._ensure_portal()
-        future, worker = portal.start_task(
-            partial(self.aio.serve, concurrency=concurrency, queues=queues, **worker_options)
+        worker = self.aio.make_worker(
+            {"concurrency": concurrency, "queues": queues, **worker_options}
         )
+        portal = self._ensure_portal()
+        future, _ = portal.start_task(partial(self.aio.serve_worker, worker))
         try:
             yield worker
         finally:
-            portal.call(partial(worker.stop))
+            portal.call(partial(_stop, worker, graceful=True))
             future.result()
+
+
+def _close_at_exit(ref: weakref.ReferenceType[QueueTasks]) -> None:
+    app = ref()
+    if app is not None:
+        try:
+            app.close()
+        except Exception:
+            logger.exception("closing the QueueTasks app at exit failed")
 
 
 @contextmanager
@@ -248,7 +260,7 @@ def _forward_signals(portal: BlockingPortal, worker: Worker) -> Iterator[None]:
         from qtasks.asyncio import _log_signal  # noqa: PLC0415 - shared wording
 
         _log_signal(signum, received)
-        portal.start_task_soon(_stop, worker, received == 1)
+        portal.start_task_soon(partial(_stop, worker, graceful=received == 1))
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -258,5 +270,5 @@ def _forward_signals(portal: BlockingPortal, worker: Worker) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _stop(worker: Worker, graceful: bool) -> None:
+async def _stop(worker: Worker, *, graceful: bool) -> None:
     worker.stop(graceful=graceful)

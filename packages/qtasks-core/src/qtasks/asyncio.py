@@ -24,6 +24,7 @@ from anyio import TASK_STATUS_IGNORED
 from anyio.abc import TaskStatus as StartedStatus
 from typing_extensions import ParamSpec, Unpack
 
+from qtasks._groups import single_error
 from qtasks.bound import AsyncTask, _BoundTask
 from qtasks.call import Call
 from qtasks.definition import DEFAULT_QUEUE, TaskDefinition, TaskOptions
@@ -436,7 +437,11 @@ class QueueTasks:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def _make_worker(self, options: dict[str, Any]) -> Worker:
+    def make_worker(self, options: Mapping[str, Any]) -> Worker:
+        """The worker ``serve`` would use: the app's own, or a ``QueueWorker`` with ``options``.
+
+        Options left as ``None`` take the worker's defaults.
+        """
         given = {k: v for k, v in options.items() if v is not None}
         if self.worker is not None:
             if given:
@@ -456,10 +461,17 @@ class QueueTasks:
         **worker_options: Any,
     ) -> None:
         """Run a worker in this event loop until it is stopped (no signal handling)."""
-        worker = self._make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
+        worker = self.make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
+        await self.serve_worker(worker, task_status=task_status)
+
+    async def serve_worker(
+        self, worker: Worker, *, task_status: StartedStatus[Worker] = TASK_STATUS_IGNORED
+    ) -> None:
+        """Run ``worker`` through the app's starter until it stops."""
         self.current_worker = worker
         try:
-            await self.starter.serve(self, worker, task_status=task_status)
+            with single_error():
+                await self.starter.serve(self, worker, task_status=task_status)
         finally:
             self.current_worker = None
 
@@ -472,22 +484,19 @@ class QueueTasks:
         **worker_options: Any,
     ) -> None:
         """Serve until SIGINT/SIGTERM: the first drains gracefully, a second stops at once."""
-        async with anyio.create_task_group() as group:
+        worker = self.make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
+        with single_error():
+            async with anyio.create_task_group() as group:
 
-            async def serve_then_cancel(*, task_status: StartedStatus[Worker]) -> None:
-                try:
-                    await self.serve(
-                        concurrency=concurrency,
-                        queues=queues,
-                        task_status=task_status,
-                        **worker_options,
-                    )
-                finally:
-                    group.cancel_scope.cancel()
+                async def serve_then_cancel(*, task_status: StartedStatus[Worker]) -> None:
+                    try:
+                        await self.serve_worker(worker, task_status=task_status)
+                    finally:
+                        group.cancel_scope.cancel()
 
-            worker = await group.start(serve_then_cancel)
-            if handle_signals:
-                group.start_soon(_watch_signals, worker)
+                if handle_signals:  # before serving, so no signal can slip past the handler
+                    await group.start(_watch_signals, worker)
+                await group.start(serve_then_cancel)
 
     @asynccontextmanager
     async def running(
@@ -497,21 +506,27 @@ class QueueTasks:
         queues: list[str] | None = None,
         **worker_options: Any,
     ) -> AsyncIterator[Worker]:
-        """Run a worker in this event loop for the ``async with`` body, then drain it."""
-        async with anyio.create_task_group() as group:
-            worker = await group.start(
-                partial(self.serve, concurrency=concurrency, queues=queues, **worker_options)
-            )
-            try:
-                yield worker
-            finally:
-                worker.stop()
+        """Run a worker in this event loop for the ``async with`` body, then drain it.
+
+        An error raised in the body propagates as itself once the worker has stopped.
+        """
+        worker = self.make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
+        with single_error():
+            async with anyio.create_task_group() as group:
+                await group.start(partial(self.serve_worker, worker))
+                try:
+                    yield worker
+                finally:
+                    worker.stop()
 
 
-async def _watch_signals(worker: Worker) -> None:
+async def _watch_signals(
+    worker: Worker, *, task_status: StartedStatus[None] = TASK_STATUS_IGNORED
+) -> None:
     try:
         receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
         with receiver as signals:
+            task_status.started()
             received = 0
             async for signum in signals:
                 received += 1
@@ -520,6 +535,7 @@ async def _watch_signals(worker: Worker) -> None:
     except (NotImplementedError, RuntimeError, ValueError) as exc:
         # Not the main thread, or a platform without loop signal handlers.
         logger.debug("not handling signals here: %r", exc)
+        task_status.started()
 
 
 def _log_signal(signum: int, received: int) -> None:
