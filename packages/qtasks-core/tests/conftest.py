@@ -6,6 +6,9 @@ import pytest
 
 from qtasks import QueueTasks as SyncQueueTasks
 from qtasks.asyncio import QueueTasks
+from qtasks.testing.servers import amqp_url, private_redis, redis_url
+
+__all__ = ["amqp_url", "private_redis", "redis_url"]
 
 
 @pytest.fixture

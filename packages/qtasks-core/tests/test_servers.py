@@ -65,3 +65,19 @@ def test_missing_servers_skip_or_fail_under_ci(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         server_missing("Kafka", "gone")
+
+
+def test_the_redis_fixture_finds_a_server(redis_url: str) -> None:
+    parts = redis_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    assert probe_redis(parts[0], int(parts[1]))
+
+
+def test_the_amqp_fixture_finds_a_server(amqp_url: str) -> None:
+    host_port = amqp_url.split("@", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    assert probe_amqp(host_port[0], int(host_port[1]))
+
+
+def test_a_private_redis_fixture_is_its_own_server(private_redis: RedisServer) -> None:
+    assert private_redis.port != 6379
+    private_redis.stop()
+    assert not probe_redis("127.0.0.1", private_redis.port)
