@@ -1,0 +1,55 @@
+"""Every file in examples/ runs, as a user would run it, in its own process.
+
+Markers in an example's first lines:
+  ``# needs: redis`` (or rabbitmq, kafka): run only by the integration suite, with the server;
+  ``# qtasks-example: serve``: a worker that runs until a signal; the test waits for its first
+  line of output, sends SIGINT and expects a clean exit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NEEDS = re.compile(r"^# needs: (.+)$", re.MULTILINE)
+
+
+def header(path: Path) -> str:
+    return "\n".join(path.read_text().splitlines()[:12])
+
+
+def standalone_examples() -> list[Path]:
+    return sorted(p for p in EXAMPLES.glob("*.py") if not NEEDS.search(header(p)))
+
+
+@pytest.mark.parametrize("path", standalone_examples(), ids=lambda p: p.name)
+def test_example_runs(path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if "# qtasks-example: serve" in header(path):
+        process = subprocess.Popen(
+            [sys.executable, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first, process.stderr.read() if process.stderr else "no output"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "stopped cleanly" in out
+        return
+    result = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip(), "an example should show what it did"
