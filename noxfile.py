@@ -191,7 +191,7 @@ def integration(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree."""
-    session.install("ruff>=0.8")
+    session.install("ruff>=0.17,<0.18")
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
 
@@ -201,7 +201,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's src/."""
     _install_local(session, PACKAGES, extras="test")
     # exceptiongroup: mypy checks the Python 3.10 branch that imports the backport
-    session.install("mypy>=1.10", "exceptiongroup>=1.2")
+    session.install("mypy>=2,<3", "exceptiongroup>=1.2")
     sources = sorted(str(p) for p in (ROOT / "packages").glob("*/src"))
     session.run("mypy", f"--config-file={ROOT / 'pyproject.toml'}", *sources)
 
