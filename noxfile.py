@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -217,16 +218,42 @@ def quickstart(session: nox.Session) -> None:
 def isolation(session: nox.Session) -> None:
     """Build every wheel with hatch, then import each one alone in a fresh virtualenv."""
     session.install("hatch")
-    dist = Path(session.create_tmp()) / "dist"
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     dist.mkdir(parents=True)
+    # A private hatch data dir: a build environment left half-made by an earlier run (in
+    # ~/.local/share/hatch) must not break this one.
+    hatch_home = tmp / "hatch"
+    shutil.rmtree(hatch_home, ignore_errors=True)
+    # hatch installs its build backend with uv, which targets the first Python on PATH: run
+    # it with this session's venv off PATH so the backend lands in hatch's own environment.
+    bin_dir = str(Path(session.bin).resolve())
+    clean_path = os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if Path(p).resolve() != Path(bin_dir)
+    )
+    hatch_env = {
+        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+        "PATH": clean_path,
+        "HATCH_DATA_DIR": str(hatch_home / "data"),
+        "HATCH_CACHE_DIR": str(hatch_home),
+    }
+    hatch = str(Path(bin_dir) / "hatch")
     for package in PACKAGES:
-        with session.chdir(ROOT / "packages" / package):
-            session.run("hatch", "build", "-t", "wheel", str(dist), silent=True)
+        session.log(f"hatch build -t wheel ({package})")
+        subprocess.run(
+            [hatch, "build", "-t", "wheel", str(dist)],
+            cwd=ROOT / "packages" / package,
+            env=hatch_env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     wheels = {p.name.split("-")[0]: p for p in dist.glob("*.whl")}
     for package in PACKAGES:
         wheel = wheels[package.replace("-", "_")]
-        venv = Path(session.create_tmp()) / f"iso-{package}"
+        venv = tmp / f"iso-{package}"
         shutil.rmtree(venv, ignore_errors=True)
         session.run(sys.executable, "-m", "venv", str(venv), external=True, silent=True)
         python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
