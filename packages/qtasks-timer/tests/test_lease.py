@@ -68,12 +68,12 @@ async def test_the_shared_state_stops_a_double_fire_even_with_two_leaders(
         timer._lease_until = float("inf")
     for _ in range(5):
         clock.advance(1)
-        fired = []
+        fired: list[object] = []
         async with anyio.create_task_group() as group:
             for timer in (first, second):
 
-                async def fire(timer: AsyncTimer = timer) -> None:
-                    fired.extend((await timer._fire_due())[0])
+                async def fire(timer: AsyncTimer = timer, into: list[object] = fired) -> None:
+                    into.extend((await timer._fire_due())[0])
 
                 group.start_soon(fire)
         assert len(fired) <= 1
