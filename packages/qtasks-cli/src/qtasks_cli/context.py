@@ -7,6 +7,7 @@ error messages for free.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ from qtasks_cli.loading import load_app
 __all__ = ["AppContext", "configure_logging", "pass_app_context"]
 
 T = TypeVar("T")
+
+_NO_SUCH_UUID = "00000000-0000-0000-0000-000000000000"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -65,17 +68,23 @@ class AppContext:
             )
 
     async def connect(self) -> None:
-        """Start the app's components one by one, naming any that cannot be reached."""
+        """Start the components and make one cheap read on each, naming any that fails.
+
+        Backends may connect lazily, so starting alone proves nothing; the reads do.
+        """
         app = self.app
-        parts: list[tuple[str, Component]] = [
-            ("global config", app.global_config),
-            ("storage", app.storage),
-            ("broker", app.broker),
+        parts: list[tuple[str, Component, Callable[[], Awaitable[object]]]] = [
+            ("global config", app.global_config, lambda: app.global_config.get("cli:probe")),
+            ("storage", app.storage, lambda: app.storage.get(_NO_SUCH_UUID)),
+            ("broker", app.broker, lambda: app.broker.stats([app.default_queue])),
         ]
-        for kind, component in parts:
+        for kind, component, probe in parts:
             try:
                 with anyio.fail_after(self.connect_timeout):
                     await component.start()
+                    # A backend with nothing cheap to ask is told apart by its first real call.
+                    with contextlib.suppress(NotImplementedError):
+                        await probe()
             except TimeoutError as exc:
                 raise CliError(
                     f"cannot reach the {kind} {_where(component)}: no answer within "
@@ -83,10 +92,7 @@ class AppContext:
                     ExitCode.UNREACHABLE,
                 ) from exc
             except Exception as exc:
-                raise CliError(
-                    f"cannot reach the {kind} {_where(component)}: {type(exc).__name__}: {exc}",
-                    ExitCode.UNREACHABLE,
-                ) from exc
+                raise unreachable(kind, component, exc) from exc
         await app.start()
 
     def run(self, func: Callable[[AsyncQueueTasks], Awaitable[T]], *, connect: bool = True) -> T:
@@ -106,13 +112,34 @@ class AppContext:
                     await app.stop()
 
         try:
-            return anyio.run(main)
+            try:
+                return anyio.run(main)
+            except BaseException as exc:
+                raise _single(exc) from None
         except CliError:
             raise
+        except ConnectionError as exc:  # BrokerConnectionError, StorageConnectionError, ...
+            raise CliError(str(exc) or repr(exc), ExitCode.UNREACHABLE) from exc
         except QTasksError as exc:
             raise CliError(str(exc), ExitCode.FAILED) from exc
         except KeyboardInterrupt:
             raise click.exceptions.Exit(128 + signal.SIGINT) from None
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one error inside nested exception groups, so it gets its one-line message."""
+    while isinstance(getattr(exc, "exceptions", None), tuple) and len(exc.exceptions) == 1:  # type: ignore[attr-defined]
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return exc
+
+
+def unreachable(kind: str, component: Component, exc: BaseException) -> CliError:
+    """The one line for a component that failed to start or answer."""
+    detail = str(exc)
+    if "://" in detail:  # the backend's message already says where (without the password)
+        return CliError(f"cannot reach the {kind}: {detail}", ExitCode.UNREACHABLE)
+    message = f"cannot reach the {kind} {_where(component)}: {type(exc).__name__}: {detail}"
+    return CliError(message, ExitCode.UNREACHABLE)
 
 
 def _where(component: Component) -> str:

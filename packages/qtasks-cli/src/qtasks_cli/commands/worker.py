@@ -101,14 +101,15 @@ def run(
             child += ["--service", name]
         context.app  # noqa: B018 - fail here, once, if -A is wrong
         raise click.exceptions.Exit(supervise(child, list(reload_dirs) or [Path.cwd()]))
-    configure_logging(log_level)
     app = context.app
     for name in dict.fromkeys(names):
         _add_service(app, name, load_service(name))
     queue_list = [q.strip() for value in queues for q in value.split(",") if q.strip()] or None
     options: dict[str, Any] = {"prefetch": prefetch, "shutdown_timeout": shutdown_timeout}
     context.run(
-        functools.partial(_serve, concurrency=concurrency, queues=queue_list, options=options)
+        functools.partial(
+            _serve, concurrency=concurrency, queues=queue_list, options=options, level=log_level
+        )
     )
 
 
@@ -118,7 +119,9 @@ async def _serve(
     concurrency: int | None,
     queues: list[str] | None,
     options: dict[str, Any],
+    level: str,
 ) -> None:
+    configure_logging(level)  # after the servers answered: a failed start is one line only
     await app.run_forever(concurrency=concurrency, queues=queues, **options)
 
 

@@ -109,11 +109,12 @@ async def _wait(app: AsyncQueueTasks, task: Task, timeout: float, *, show: bool)
 
             group.start_soon(tick)
             try:
-                final = await app.wait_result(task.uuid, timeout)
+                final: Task | TaskTimeoutError = await app.wait_result(task.uuid, timeout)
             except TaskTimeoutError as exc:
-                raise CliError(str(exc), ExitCode.FAILED) from None
-            finally:
-                group.cancel_scope.cancel()
+                final = exc
+            group.cancel_scope.cancel()
+    if isinstance(final, TaskTimeoutError):
+        raise CliError(str(final), ExitCode.FAILED)
     return final
 
 

@@ -13,6 +13,7 @@ breaks the other commands. Inside it, ``pass_app_context`` hands over the ``-A``
 from __future__ import annotations
 
 import functools
+import logging
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -20,7 +21,7 @@ import click
 
 from qtasks_cli.__about__ import __version__
 from qtasks_cli.commands import add, inspect, purge, queues, requeue_dead, run, status, tasks
-from qtasks_cli.context import AppContext
+from qtasks_cli.context import AppContext, configure_logging
 from qtasks_cli.errors import CliError, ExitCode
 
 __all__ = ["PLUGIN_GROUP", "cli", "main"]
@@ -96,10 +97,17 @@ qtasks -A myproject.tasks:app queues
     show_default=True,
     help="Seconds to wait for the broker, storage and global config to answer.",
 )
+@click.option("-v", "--verbose", count=True, help="Show library logs (-vv: debug).")
 @click.version_option(__version__, prog_name="qtasks")
 @click.pass_context
-def cli(ctx: click.Context, spec: str | None, connect_timeout: float) -> None:
+def cli(ctx: click.Context, spec: str | None, connect_timeout: float, verbose: int) -> None:
     """Load nothing yet: the app is imported by the first command that needs it."""
+    if not verbose:
+        # Library warnings (a reconnect attempt, say) would repeat what the one-line error
+        # says; ``run`` sets up real logging of its own, and -v shows them everywhere.
+        logging.getLogger().addHandler(logging.NullHandler())
+    else:
+        configure_logging("debug" if verbose > 1 else "info")
     ctx.obj = AppContext(spec, connect_timeout=connect_timeout)
 
 
