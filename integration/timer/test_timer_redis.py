@@ -58,8 +58,12 @@ FIRED = re.compile(
 def project(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, dict[str, str], str]]:
     name = f"timer-it-{uuid.uuid4().hex[:10]}"
     (tmp_path / "tapp.py").write_text(textwrap.dedent(APP))
-    env = {**os.environ, "QTASKS_TEST_APP": name, "QTASKS_TEST_REDIS": redis_url,
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "QTASKS_TEST_APP": name,
+        "QTASKS_TEST_REDIS": redis_url,
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("QTASKS_APP", None)
     try:
         yield tmp_path, env, name
@@ -71,13 +75,17 @@ def project(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, dict[str, st
         client.close()
 
 
-def start(project: tuple[Path, dict[str, str], str], log: IO[str], *args: str) -> (
-    subprocess.Popen[str]
-):
+def start(
+    project: tuple[Path, dict[str, str], str], log: IO[str], *args: str
+) -> subprocess.Popen[str]:
     cwd, env, _ = project
     return subprocess.Popen(
         [sys.executable, "-m", "qtasks_cli", "-A", "tapp:app", *args],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
     )
 
 
