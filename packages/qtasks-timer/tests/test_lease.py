@@ -64,8 +64,8 @@ async def test_the_shared_state_stops_a_double_fire_even_with_two_leaders(
     clock = ManualClock(START)
     first, second, _ = timers(apps, clock)
     for timer in (first, second):
-        timer._leader = True
-        timer._lease_until = float("inf")
+        timer._lease.held = True
+        timer._lease.until = float("inf")
     for _ in range(5):
         clock.advance(1)
         fired: list[object] = []

@@ -26,9 +26,10 @@ from typing import Any, Literal
 
 from apscheduler.triggers.base import BaseTrigger
 
+from qtasks.exceptions import ConfigurationError
 from qtasks_timer._triggers import trigger_tz
 
-__all__ = ["MISSED_POLICIES", "MissedPolicy", "Plan", "Schedule", "plan_ticks"]
+__all__ = ["MISSED_POLICIES", "MissedPolicy", "Plan", "Schedule", "ScheduleStatus", "plan_ticks"]
 
 MissedPolicy = Literal["coalesce", "skip"]
 MISSED_POLICIES: tuple[MissedPolicy, ...] = ("coalesce", "skip")
@@ -58,6 +59,21 @@ class Schedule:
     priority: int | None = None
     queue: str | None = None
     headers: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"schedule {self.id!r}"
+        if not isinstance(self.id, str) or not self.id or ":" in self.id:
+            raise ConfigurationError(f"{where}: the id must be a non-empty string without ':'")
+        if self.missed not in MISSED_POLICIES:
+            raise ConfigurationError(
+                f"{where}: missed must be 'coalesce' or 'skip', {self.missed!r}"
+            )
+        grace: Any = self.grace
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+            raise ConfigurationError(f"{where}: grace must be seconds >= 0, got {grace!r}")
+        priority: Any = self.priority
+        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+            raise ConfigurationError(f"{where}: priority must be an int, got {priority!r}")
 
     def next_tick(self, after: float | None, now: float) -> float | None:
         """The first tick after ``after`` (or, with ``None``, at or after ``now``)."""
@@ -91,6 +107,21 @@ def schedule_id(task_name: str, description: str, args: Any, kwargs: Any) -> str
     material = json.dumps([task_name, description, args, kwargs], sort_keys=True, default=repr)
     digest = hashlib.sha256(material.encode()).hexdigest()[:8]
     return f"{task_name}-{digest}"
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """A schedule with its shared state: what ``qtasks ... timer list`` shows.
+
+    ``next_tick`` is the tick the leader fires next (possibly already due); ``None`` once a
+    schedule has nothing left to fire. Ticks are epoch seconds.
+    """
+
+    schedule: Schedule
+    last_tick: float | None
+    next_tick: float | None
+    last_uuid: str | None
+    fired_by: str | None
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import anyio.lowlevel
 from qtasks.app import QueueTasks as SyncQueueTasks
 from qtasks.task import Task
 from qtasks_timer._triggers import TriggerSpec
-from qtasks_timer.schedule import Schedule
-from qtasks_timer.timer import AsyncTimer, ScheduleStatus, TaskT, _NamedTask
+from qtasks_timer.schedule import Schedule, ScheduleStatus
+from qtasks_timer.timer import AsyncTimer, TaskT, _NamedTask
 
 __all__ = ["SyncTimer"]
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import uuid as uuid_module
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +25,7 @@ import anyio.lowlevel
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.exceptions import ConfigurationError, UnknownTaskError
 from qtasks.task import Task
+from qtasks_timer._lease import Lease
 from qtasks_timer._registry import attach
 from qtasks_timer._state import ScheduleState, state_key
 from qtasks_timer._triggers import (
@@ -37,15 +36,15 @@ from qtasks_timer._triggers import (
 )
 from qtasks_timer.clock import Clock, SystemClock
 from qtasks_timer.schedule import (
-    MISSED_POLICIES,
     MissedPolicy,
     Plan,
     Schedule,
+    ScheduleStatus,
     plan_ticks,
     schedule_id,
 )
 
-__all__ = ["AsyncTimer", "ScheduleStatus"]
+__all__ = ["AsyncTimer"]
 
 logger = logging.getLogger("qtasks.timer")
 
@@ -56,21 +55,6 @@ class _NamedTask(Protocol):
 
 
 TaskT = TypeVar("TaskT", bound=_NamedTask)
-
-
-@dataclass(frozen=True)
-class ScheduleStatus:
-    """A schedule with its shared state: what ``qtasks ... timer list`` shows.
-
-    ``next_tick`` is the tick the leader fires next (possibly already due); ``None`` once a
-    schedule has nothing left to fire. Ticks are epoch seconds.
-    """
-
-    schedule: Schedule
-    last_tick: float | None
-    next_tick: float | None
-    last_uuid: str | None
-    fired_by: str | None
 
 
 class AsyncTimer:
@@ -105,10 +89,9 @@ class AsyncTimer:
         self.lease_ttl = float(lease_ttl)
         self.clock: Clock = clock or SystemClock()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid_module.uuid4().hex[:8]}"
+        self._lease = Lease(app.global_config, f"timer:{name}", self.owner, self.lease_ttl)
         self._schedules: dict[str, Schedule] = {}
         self._states: dict[str, tuple[Any, ScheduleState]] = {}
-        self._leader = False
-        self._lease_until = 0.0
         self._wake: anyio.Event | None = None
         self._stop: anyio.Event | None = None
         self._token: anyio.lowlevel.EventLoopToken | None = None
@@ -120,12 +103,12 @@ class AsyncTimer:
     @property
     def lease_name(self) -> str:
         """The lease every process of this timer competes for."""
-        return f"timer:{self.name}"
+        return self._lease.name
 
     @property
     def is_leader(self) -> bool:
         """Whether this process holds the lease (and so fires ticks) right now."""
-        return self._lease_valid()
+        return self._lease.valid
 
     @property
     def running(self) -> bool:
@@ -169,12 +152,6 @@ class AsyncTimer:
         if require_registered and name not in self.app.registry:
             raise UnknownTaskError(name, self.app.registry.names())
         where = f"schedule of task '{name}'" if id is None else f"schedule '{id}'"
-        if missed not in MISSED_POLICIES:
-            raise ConfigurationError(f"{where}: missed must be 'coalesce' or 'skip', {missed!r}")
-        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
-            raise ConfigurationError(f"{where}: grace must be seconds >= 0, got {grace!r}")
-        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
-            raise ConfigurationError(f"{where}: priority must be an int, got {priority!r}")
         extra = dict(headers or {})
         try:
             self.app.serializer.dumps([list(args), kwargs, extra])
@@ -187,8 +164,6 @@ class AsyncTimer:
         built = make_trigger(trigger, tz, self.clock.now(), where=where)
         description = describe_trigger(trigger, built)
         sid = id if id is not None else schedule_id(name, description, list(args), kwargs)
-        if not isinstance(sid, str) or not sid or ":" in sid:
-            raise ConfigurationError(f"schedule id must be a non-empty string without ':', {sid!r}")
         if sid in self._schedules:
             raise ConfigurationError(
                 f"timer '{self.name}' already has a schedule '{sid}'; remove it first or pass "
@@ -202,7 +177,7 @@ class AsyncTimer:
             args=tuple(args),
             kwargs=kwargs,
             missed=missed,
-            grace=float(grace),
+            grace=grace,
             priority=priority,
             queue=queue,
             headers=extra,
@@ -278,8 +253,7 @@ class AsyncTimer:
     async def lease_holder(self) -> str | None:
         """The process firing this timer now (``host:pid:id``), as the lease records it."""
         await self.app.start()
-        holder = await self.app.global_config.get(f"lease:{self.lease_name}")
-        return holder if isinstance(holder, str) else None
+        return await self._lease.holder()
 
     # -- running -----------------------------------------------------------------------------
 
@@ -291,7 +265,7 @@ class AsyncTimer:
         """
         await self.app.start()
         await self._renew_lease()
-        if not self._lease_valid():
+        if not self._lease.valid:
             return []
         fired, _ = await self._fire_due()
         return fired
@@ -333,29 +307,20 @@ class AsyncTimer:
 
     # -- lease -------------------------------------------------------------------------------
 
-    def _lease_valid(self) -> bool:
-        margin = min(1.0, self.lease_ttl / 10)
-        return self._leader and time.monotonic() < self._lease_until - margin
-
     async def _renew_lease(self) -> None:
-        started = time.monotonic()
-        config = self.app.global_config
+        was = self._lease.held
         try:
-            held = await config.acquire_lease(self.lease_name, self.owner, self.lease_ttl)
+            await self._lease.renew()
         except Exception as exc:
-            if self._leader:
+            if was:
                 logger.warning("timer %s: could not renew its lease: %r", self.name, exc)
-            held = False
-        if held:
-            self._lease_until = started + self.lease_ttl
-        if held != self._leader:
-            self._leader = held
+        if self._lease.held != was:
             self._states.clear()  # another process may have moved things on meanwhile
             logger.info(
                 "timer %s: %s is %s the leader",
                 self.name,
                 self.owner,
-                "now" if held else "no longer",
+                "now" if self._lease.held else "no longer",
             )
             self._poke()
 
@@ -365,13 +330,12 @@ class AsyncTimer:
             await anyio.sleep(self.lease_ttl / 3)
 
     async def _step_down(self) -> None:
-        if not self._leader:
+        if not self._lease.held:
             return
-        self._leader = False
         self._states.clear()
         with anyio.move_on_after(2):
             try:
-                await self.app.global_config.release_lease(self.lease_name, self.owner)
+                await self._lease.release()
             except Exception as exc:
                 logger.warning("timer %s: could not release its lease: %r", self.name, exc)
 
@@ -386,7 +350,7 @@ class AsyncTimer:
         failures = 0
         while True:
             wake = self._wake = anyio.Event()
-            if not self._lease_valid():
+            if not self._lease.valid:
                 await wake.wait()
                 continue
             try:
@@ -427,7 +391,7 @@ class AsyncTimer:
         soonest: float | None = None
         now = self.clock.now()
         for schedule in list(self._schedules.values()):
-            if not self._lease_valid() or schedule.id not in self._schedules:
+            if not self._lease.valid or schedule.id not in self._schedules:
                 continue
             state = await self._state_of(schedule, now)
             if state is None:
