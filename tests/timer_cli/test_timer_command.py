@@ -83,7 +83,7 @@ def test_timer_errors(module: str) -> None:
     assert wrong.exit_code == 2  # type: ignore[attr-defined]
     assert "no timer named hourly (timers: default, nightly)" in wrong.stderr  # type: ignore[attr-defined]
     service = invoke("-A", f"{module}:plain", "run", "--timer")
-    assert service.exit_code == 1  # type: ignore[attr-defined]
+    assert service.exit_code == 2  # type: ignore[attr-defined]
     assert "has no timers" in service.stderr  # type: ignore[attr-defined]
 
 

@@ -276,5 +276,23 @@ def test_version(invoke: Invoke) -> None:
     assert result.exit_code == 0 and result.stdout.startswith("qtasks, version ")
 
 
-if sys.platform == "win32":  # pragma: no cover
-    pytest.skip("POSIX only", allow_module_level=True)
+
+def test_progress_bars_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from qtasks_cli import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with progress("moving", 4) as bar:
+        bar.update(4)
+    assert "moving" in screen.getvalue() and "100%" in screen.getvalue()
+    plain = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", plain)
+    with progress("moving", 4) as bar:
+        bar.update(4)
+    assert plain.getvalue() == ""

@@ -115,3 +115,30 @@ def test_services_need_a_starter_that_runs_them(
     result = invoke("-A", f"{app}:app", "run", "--service", "extra")
     assert result.exit_code == ExitCode.USAGE
     assert "the app's starter (Bare) cannot run extra services" in result.stderr
+
+
+def test_a_service_may_refuse_the_app_before_the_worker_starts(
+    write_app: WriteApp, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = write_app(
+        """
+        from qtasks.asyncio import QueueTasks
+        from qtasks.exceptions import ConfigurationError
+
+        app = QueueTasks("picky")
+
+        class Picky:
+            def check(self, app):
+                raise ConfigurationError("needs a cache configured")
+
+            async def __call__(self, app):
+                raise AssertionError("never started")
+
+        picky = Picky()
+        """
+    )
+    entry = EntryPoint("picky", f"{app}:picky", worker.SERVICE_GROUP)
+    monkeypatch.setattr(worker, "entry_points", lambda group: [entry])
+    result = invoke("-A", f"{app}:app", "run", "--service", "picky")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip() == "Error: --service picky: needs a cache configured"

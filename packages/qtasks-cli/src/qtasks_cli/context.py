@@ -18,7 +18,7 @@ import click
 
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.discovery import redact_url
-from qtasks.exceptions import QTasksError
+from qtasks.exceptions import ConfigurationError, QTasksError
 from qtasks.interfaces.component import Component
 from qtasks.memory import MemoryBroker
 from qtasks_cli.errors import CliError, ExitCode
@@ -120,6 +120,8 @@ class AppContext:
             raise
         except ConnectionError as exc:  # BrokerConnectionError, StorageConnectionError, ...
             raise CliError(str(exc) or repr(exc), ExitCode.UNREACHABLE) from exc
+        except ConfigurationError as exc:
+            raise CliError(str(exc), ExitCode.USAGE) from exc
         except QTasksError as exc:
             raise CliError(str(exc), ExitCode.FAILED) from exc
         except KeyboardInterrupt:

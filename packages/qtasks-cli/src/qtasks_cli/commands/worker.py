@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
+from qtasks.exceptions import QTasksError
 from qtasks.starters.default import DefaultStarter, Service
 from qtasks_cli.context import LOG_LEVELS, AppContext, configure_logging, pass_app_context
 from qtasks_cli.errors import CliError, ExitCode
@@ -161,5 +162,11 @@ def _add_service(app: AsyncQueueTasks, name: str, service: Service) -> None:
             f"'{name}' cannot run in this worker; run it on its own or use DefaultStarter",
             ExitCode.USAGE,
         )
+    check = getattr(service, "check", None)
+    if callable(check):  # a service may vet the app before the worker starts
+        try:
+            check(app)
+        except QTasksError as exc:
+            raise CliError(f"--service {name}: {exc}", ExitCode.USAGE) from exc
     if service not in starter.services:
         starter.add_service(service)
