@@ -276,7 +276,6 @@ def test_version(invoke: Invoke) -> None:
     assert result.exit_code == 0 and result.stdout.startswith("qtasks, version ")
 
 
-
 def test_progress_bars_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
