@@ -1,0 +1,3 @@
+"""The version of qtasks-cli (read by hatchling at build time)."""
+
+__version__ = "0.1.0"
