@@ -4,6 +4,7 @@ Its broker comes from QTASKS_BROKER (default: the in-memory one, which only this
 sees: fine for `qtasks tasks`, useless for a worker fed by other processes).
 """
 
+# qtasks-example: module
 from __future__ import annotations
 
 import os

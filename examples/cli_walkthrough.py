@@ -11,6 +11,7 @@ by a fresh app name and removed at the end.
 Each step prints the command (as you would type it) and its output.
 """
 
+# needs: redis
 from __future__ import annotations
 
 import os
