@@ -32,6 +32,8 @@ __all__ = ["RedisStorage"]
 
 _ERRORS = ErrorKinds(RedisStorageConnectionError, RedisStorageError)
 _UNSET: Any = object()
+#: Records per script call.
+_CHUNK = 500
 
 
 def _ms(seconds: float | None) -> bytes:
@@ -103,29 +105,31 @@ class RedisStorage(Storage):
                 "an app with another serializer?"
             ) from None
 
-    def _ttl(self, task: Task) -> float | None:
-        return self.result_ttl if task.status in FINAL_STATUSES else self.pending_ttl
+    def save_commands(
+        self, tasks: Sequence[Task], only_if: Collection[TaskStatus] | None = None
+    ) -> list[Command]:
+        """Pipeline entries that write ``tasks`` (finished ones are also published).
 
-    def save_commands(self, tasks: Sequence[Task]) -> list[Command]:
-        """Pipeline entries that write ``tasks`` unconditionally (finished ones published)."""
+        One script call per chunk of records: a Python round of packing and parsing per
+        command costs more than the server's work, so records travel together.
+        """
+        allowed = b""
+        if only_if is not None:
+            allowed = ("," + ",".join(TaskStatus(s).value for s in only_if) + ",").encode()
         namespace = self.namespace
+        head = (
+            allowed,
+            _ms(self.result_ttl),
+            _ms(self.pending_ttl),
+            len(keys.task_key(namespace, "")),
+            keys.done_channel(namespace, ""),
+        )
         commands: list[Command] = []
-        plain: list[bytes | str] = []
-        for task in tasks:
-            key = keys.task_key(namespace, task.uuid)
-            value = self.encode_value(task)
-            ttl = self._ttl(task)
-            if ttl is None and task.status not in FINAL_STATUSES:
-                plain += (key, value)
-                continue
-            if ttl is None:
-                commands.append(("SET", key, value))
-            else:
-                commands.append(("SET", key, value, "PX", _ms(ttl)))
-            if task.status in FINAL_STATUSES:
-                commands.append(("PUBLISH", keys.done_channel(namespace, task.uuid), value))
-        if plain:
-            commands.insert(0, ("MSET", *plain))
+        for start in range(0, len(tasks), _CHUNK):
+            chunk = tasks[start : start + _CHUNK]
+            names = [keys.task_key(namespace, task.uuid) for task in chunk]
+            values = [self.encode_value(task) for task in chunk]
+            commands.append(ScriptCall("save", names, (*head, *values)))
         return commands
 
     # -- Storage -----------------------------------------------------------------------------
@@ -136,19 +140,10 @@ class RedisStorage(Storage):
         """Write records; with ``only_if``, each one only if its stored status allows it."""
         if not tasks:
             return []
-        if only_if is None:
-            await self.connection.pipeline(_ERRORS, "store tasks", self.save_commands(tasks))
-            return [True] * len(tasks)
-        allowed = ("," + ",".join(TaskStatus(s).value for s in only_if) + ",").encode()
-        namespace = self.namespace
-        commands: list[Command] = []
-        for task in tasks:
-            final = task.status in FINAL_STATUSES
-            channel = keys.done_channel(namespace, task.uuid) if final else ""
-            args = (self.encode_value(task), allowed, _ms(self._ttl(task)), channel)
-            commands.append(ScriptCall("save_if", (keys.task_key(namespace, task.uuid),), args))
-        written = await self.connection.pipeline(_ERRORS, "store tasks", commands)
-        return [bool(w) for w in written]
+        replies = await self.connection.pipeline(
+            _ERRORS, "store tasks", self.save_commands(tasks, only_if)
+        )
+        return [bool(w) for reply in replies for w in reply]
 
     async def get_many(self, uuids: Sequence[str]) -> list[Task | None]:
         """Load records in one MGET, ``None`` for unknown or expired ones."""
