@@ -46,11 +46,24 @@ def cleanup(url: str, name: str) -> None:
             client.delete(*batch[start : start + 1000])
 
 
-def start_worker(url: str, name: str, concurrency: int, profile: str | None) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, name: str, concurrency: int, profile: str | None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, __file__, "worker", "--url", url, "--name", name]
     command += ["--concurrency", str(concurrency)]
     if profile:
-        command = ["py-spy", "record", "-o", profile, "-r", "250", "--format", os.environ.get("PYSPY_FORMAT", "flamegraph"), "--", *command]
+        command = [
+            "py-spy",
+            "record",
+            "-o",
+            profile,
+            "-r",
+            "250",
+            "--format",
+            os.environ.get("PYSPY_FORMAT", "flamegraph"),
+            "--",
+            *command,
+        ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
 
@@ -106,7 +119,9 @@ async def drain(url: str, count: int, concurrency: int, profile: str | None) -> 
     }
 
 
-async def roundtrip(url: str, count: int, concurrency: int, profile: str | None) -> dict[str, float]:
+async def roundtrip(
+    url: str, count: int, concurrency: int, profile: str | None
+) -> dict[str, float]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     app = make_app(name, url)
     worker = start_worker(url, name, concurrency, profile)
@@ -150,7 +165,9 @@ async def bulk(url: str, count: int, batch: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["drain", "roundtrip", "bulk", "all", "worker"])
-    parser.add_argument("--url", default=os.environ.get("QTASKS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--url", default=os.environ.get("QTASKS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     parser.add_argument("--name", default="")
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)

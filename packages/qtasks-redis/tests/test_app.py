@@ -110,18 +110,18 @@ async def test_finished_work_leaves_no_bookkeeping(
     app = QueueTasks(name, broker=f"{redis_url}?result_ttl=30")
 
     @app.task(name="flaky", retry=2, retry_backoff=0)
-    async def flaky(fail: bool) -> str:
+    async def flaky(*, fail: bool) -> str:
         if fail:
             raise ValueError("boom")
         return "ok"
 
     try:
-        ok = await app.add_task("flaky", False)
-        bad = await app.add_task("flaky", True)
+        ok = await app.add_task("flaky", fail=False)
+        bad = await app.add_task("flaky", fail=True)
         async with app.running(concurrency=2, heartbeat_interval=0.2):
             await app.wait_result(ok.uuid, timeout=10)
             await app.wait_result(bad.uuid, timeout=10)
-            workers = [k for k in raw.scan_iter(match=f"qtasks:{{{name}}}:cfg:worker:*")]
+            workers = list(raw.scan_iter(match=f"qtasks:{{{name}}}:cfg:worker:*"))
             assert workers and all(0 < raw.pttl(k) <= 600 for k in workers)
         queue = keys.queue_keys(name, "default")
         for key in (queue.ready, queue.delayed, queue.inflight, queue.body, queue.index):
@@ -165,7 +165,9 @@ async def test_raw_bytes_pushed_by_another_program(
     assert dead.uuid is None
 
 
-async def test_the_dead_letter_stream_is_bounded(redis_url: str, name: str, raw: redis.Redis) -> None:
+async def test_the_dead_letter_stream_is_bounded(
+    redis_url: str, name: str, raw: redis.Redis
+) -> None:
     broker = RedisBroker(redis_url, dead_letter_max=3, dead_letter_ttl=60)
     broker.bind(name, broker.serializer)
     await broker.start()

@@ -46,7 +46,9 @@ def test_keywords_win_over_the_url() -> None:
         ("redis://h/0", {"retries": -1}, ["retries"]),
     ],
 )
-def test_bad_options_name_the_option(url: str, options: dict[str, object], words: list[str]) -> None:
+def test_bad_options_name_the_option(
+    url: str, options: dict[str, object], words: list[str]
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         parse_settings(url, **options)
     message = str(caught.value)

@@ -202,7 +202,7 @@ class RedisConnection:
     async def call(self, errors: ErrorKinds, doing: str, *args: Any) -> Any:
         """Run one command."""
         try:
-            result = await self.client.execute_command(*args)
+            result = await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
         except RedisError as exc:
             raise self.wrap(exc, errors, doing) from exc
         except OSError as exc:

@@ -34,7 +34,8 @@ class RedisSettings:
     ``retries``: attempts redis-py makes, with jittered exponential backoff, before an outage
     is reported. ``socket_timeout`` is off by default: redis-py arms a timer around every
     read when it is set, which costs more than the round trip itself on a local server;
-    TCP keepalive probes (after 10 s idle) find a dead peer instead. ``client_options``: passed to ``redis.asyncio.Redis.from_url``.
+    TCP keepalive probes (after 10 s idle) find a dead peer instead. ``client_options``:
+    passed to ``redis.asyncio.Redis.from_url``.
     """
 
     url: str = DEFAULT_URL
@@ -86,9 +87,7 @@ class RedisSettings:
 def _positive(name: str, value: object, where: str) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok or not (0 < float(value) < math.inf):  # type: ignore[arg-type]
-        raise ConfigurationError(
-            f"{where}: {name} must be a number of seconds > 0, got {value!r}"
-        )
+        raise ConfigurationError(f"{where}: {name} must be a number of seconds > 0, got {value!r}")
 
 
 _FLOATS = {"visibility_timeout", "socket_connect_timeout"}

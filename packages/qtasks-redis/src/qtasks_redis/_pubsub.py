@@ -116,7 +116,7 @@ class Subscriber:
         kwargs: dict[str, Any] = dict(pool.connection_kwargs)
         kwargs["socket_timeout"] = None  # a subscriber waits for messages indefinitely
         conn: AbstractConnection = pool.connection_class(**kwargs)
-        await conn.connect()
+        await conn.connect()  # type: ignore[no-untyped-call]
         self._replies.clear()
         self._conn = conn
         for key, entry in list(self._channels.items()):

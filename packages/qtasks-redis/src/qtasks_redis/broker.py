@@ -67,7 +67,9 @@ class RedisBroker(Broker):
         if connection is None:
             connection = RedisConnection(parse_settings(url, **options))
         elif url is not None or options:
-            raise ConfigurationError("give RedisBroker a URL and options, or a connection; not both")
+            raise ConfigurationError(
+                "give RedisBroker a URL and options, or a connection; not both"
+            )
         self.connection = connection
         self._started = False
         self._queue_keys: dict[str, keys.QueueKeys] = {}
@@ -139,8 +141,7 @@ class RedisBroker(Broker):
             commands.append(("SADD", keys.queues_key(self.namespace), *sorted(new)))
         for queue, args in by_queue.items():
             queue_keys = self._keys(queue).all()
-            for chunk in _chunks(args, 4 * _CHUNK):
-                commands.append(ScriptCall("enqueue", queue_keys, chunk))
+            commands += [ScriptCall("enqueue", queue_keys, c) for c in _chunks(args, 4 * _CHUNK)]
         return commands, set(new)
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> None:
@@ -199,8 +200,10 @@ class RedisBroker(Broker):
         commands: list[Command] = []
         for queue, args in by_queue.items():
             queue_keys = self._keys(queue).all()
-            for chunk in _chunks(args, width * _CHUNK):
-                commands.append(ScriptCall(script, queue_keys, [*head, *chunk]))
+            commands += [
+                ScriptCall(script, queue_keys, [*head, *chunk])
+                for chunk in _chunks(args, width * _CHUNK)
+            ]
         return commands
 
     # -- receiving ---------------------------------------------------------------------------
@@ -401,8 +404,8 @@ class RedisBroker(Broker):
             by_queue.setdefault(dead.queue, []).append(entry_id)
         commands: list[Command] = []
         for name, ids in by_queue.items():
-            for chunk in _chunks(ids, _CHUNK):
-                commands.append(ScriptCall("requeue_dead", self._keys(name).all(), chunk))
+            queue_keys = self._keys(name).all()
+            commands += [ScriptCall("requeue_dead", queue_keys, c) for c in _chunks(ids, _CHUNK)]
         return sum(await self._pipeline("requeue dead letters", commands))
 
     # -- management --------------------------------------------------------------------------

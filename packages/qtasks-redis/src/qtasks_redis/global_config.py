@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from redis.exceptions import RedisError, WatchError
@@ -138,12 +138,12 @@ class RedisGlobalConfig(GlobalConfig):
                 while True:
                     try:
                         await pipe.watch(name)
-                        raw = await pipe.get(name)
+                        raw = cast("bytes | None", await pipe.get(name))
                         current = None if raw is None else self.serializer.loads(raw)
                         if current != expected:
-                            await pipe.unwatch()
+                            await pipe.unwatch()  # type: ignore[no-untyped-call]
                             return False
-                        pipe.multi()
+                        pipe.multi()  # type: ignore[no-untyped-call]
                         if data is None:
                             pipe.delete(name)
                             pipe.zrem(index, key)

@@ -7,7 +7,7 @@ Layout (``<ns>`` is the app name and ``<q>`` a queue name, both escaped so that 
     qtasks:{<ns>:<q>}:delayed    zset   message id -> due time (epoch seconds)
     qtasks:{<ns>:<q>}:inflight   zset   message id -> visibility deadline (epoch seconds)
     qtasks:{<ns>:<q>}:body       hash   message id -> message bytes
-    qtasks:{<ns>:<q>}:redeliver  hash   message id -> deliveries so far, once there was more than one
+    qtasks:{<ns>:<q>}:redeliver  hash   message id -> earlier deliveries (only once redelivered)
     qtasks:{<ns>:<q>}:index      hash   task uuid -> message id, while the message is queued
     qtasks:{<ns>:<q>}:wake       list   at most one token: "there is something to fetch"
     qtasks:{<ns>:<q>}:seq        string counter that numbers message ids (FIFO order)

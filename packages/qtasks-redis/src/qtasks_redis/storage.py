@@ -207,7 +207,9 @@ class RedisStorage(Storage):
     async def _recheck(self, uuid: str, arrived: asyncio.Future[bytes]) -> None:
         key = keys.task_key(self.namespace, uuid)
         with contextlib.suppress(RedisError, OSError):
-            value = await self.connection.client.get(key)
+            value: bytes | None = await self.connection.client.execute_command(  # type: ignore[no-untyped-call]
+                "GET", key
+            )
             if value is not None and not arrived.done():
                 status = value.partition(b"|")[0].decode(errors="replace")
                 if status in {s.value for s in FINAL_STATUSES}:
