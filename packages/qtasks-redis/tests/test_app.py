@@ -10,9 +10,8 @@ from qtasks.asyncio import QueueTasks
 from qtasks.task import TaskStatus
 from qtasks_redis import RedisBroker, RedisGlobalConfig, RedisStorage, keys
 
-pytestmark = pytest.mark.anyio
 
-
+@pytest.mark.anyio
 async def test_one_url_gives_all_three_components_on_one_pool(app: QueueTasks) -> None:
     assert isinstance(app.broker, RedisBroker)
     assert isinstance(app.storage, RedisStorage)
@@ -29,6 +28,7 @@ async def test_one_url_gives_all_three_components_on_one_pool(app: QueueTasks) -
     assert done.returning == 5
 
 
+@pytest.mark.anyio
 async def test_another_process_sees_records_and_results(
     app: QueueTasks, redis_url: str, name: str
 ) -> None:
@@ -48,6 +48,7 @@ async def test_another_process_sees_records_and_results(
         await other.stop()
 
 
+@pytest.mark.anyio
 async def test_priorities_then_fifo_through_a_worker(app: QueueTasks) -> None:
     order: list[str] = []
 
@@ -63,6 +64,7 @@ async def test_priorities_then_fifo_through_a_worker(app: QueueTasks) -> None:
     assert order == ["z", "a", "b", "c", "d", "e"]
 
 
+@pytest.mark.anyio
 async def test_a_delayed_task_wakes_an_idle_worker_on_time(app: QueueTasks) -> None:
     @app.task(name="later")
     async def later() -> str:
@@ -79,6 +81,7 @@ async def test_a_delayed_task_wakes_an_idle_worker_on_time(app: QueueTasks) -> N
     assert done.started_at >= done.eta
 
 
+@pytest.mark.anyio
 async def test_cancel_a_queued_task_from_another_process(
     app: QueueTasks, redis_url: str, name: str
 ) -> None:
@@ -104,6 +107,7 @@ async def test_cancel_a_queued_task_from_another_process(
     assert ran == ["kept"]
 
 
+@pytest.mark.anyio
 async def test_finished_work_leaves_no_bookkeeping(
     redis_url: str, name: str, raw: redis.Redis
 ) -> None:
@@ -134,6 +138,7 @@ async def test_finished_work_leaves_no_bookkeeping(
         await app.stop()
 
 
+@pytest.mark.anyio
 async def test_raw_bytes_pushed_by_another_program(
     app: QueueTasks, name: str, raw: redis.Redis
 ) -> None:
@@ -165,6 +170,7 @@ async def test_raw_bytes_pushed_by_another_program(
     assert dead.uuid is None
 
 
+@pytest.mark.anyio
 async def test_the_dead_letter_stream_is_bounded(
     redis_url: str, name: str, raw: redis.Redis
 ) -> None:
@@ -188,6 +194,7 @@ async def test_the_dead_letter_stream_is_bounded(
         await broker.stop()
 
 
+@pytest.mark.anyio
 async def test_a_stale_receipt_does_not_touch_a_redelivered_message(
     redis_url: str, name: str
 ) -> None:
@@ -212,3 +219,21 @@ async def test_a_stale_receipt_does_not_touch_a_redelivered_message(
         assert (stats.total_ready, stats.in_flight) == (0, 0)
     finally:
         await broker.stop()
+
+
+def test_the_sync_app_works_on_redis(redis_url: str, name: str) -> None:
+    from qtasks import QueueTasks as SyncQueueTasks
+
+    app = SyncQueueTasks(name, broker=redis_url)
+
+    @app.task
+    def square(x: int) -> int:
+        return x * x
+
+    try:
+        with app.running(concurrency=2):
+            assert app.add_task("square", 7, timeout=10).returning == 49
+            tasks = app.add_tasks("square", [(i,) for i in range(5)])
+            assert [t.wait_result(10).returning for t in tasks] == [0, 1, 4, 9, 16]
+    finally:
+        app.close()
