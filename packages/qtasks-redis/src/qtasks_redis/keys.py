@@ -22,7 +22,8 @@ Layout (``<ns>`` is the app name and ``<q>`` a queue name, both escaped so that 
 
 The text in braces is a Redis Cluster hash tag: every key one queue's scripts touch sits in
 the same slot, and so do the global-config keys. Task records carry no tag, so they spread over
-a cluster; they are only ever written one key per command or script.
+a cluster; the record-writing script, MGET and DEL address many of them at once, which a
+cluster client would have to split by slot (this release uses the single-server client).
 
 A message id is ``<16 hex digits of seq>:<priority>:<uuid>``: unique, self-describing (the Lua
 scripts read the priority from it when a message returns to the ready set), and, compared as
