@@ -13,8 +13,11 @@ is safe because a call that got NOSCRIPT did nothing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import logging
+import random
 import socket
 import time
 from collections.abc import Sequence
@@ -93,6 +96,26 @@ def _keepalive_options() -> dict[int, int]:
     """Probe an idle connection after 10 s, every 5 s, 3 times: a dead peer shows in ~25 s."""
     wanted = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
     return {getattr(socket, n): v for n, v in wanted.items() if hasattr(socket, n)}
+
+
+if TYPE_CHECKING:
+    from redis.asyncio.connection import AbstractConnection, ConnectionPool
+
+#: redis-py 5 wants a command name for ``get_connection``; later versions deprecate it.
+_POOL_WANTS_NAME = (
+    inspect.signature(redis_asyncio.ConnectionPool.get_connection)
+    .parameters["command_name"]
+    .default
+    is inspect.Parameter.empty
+    if "command_name" in inspect.signature(redis_asyncio.ConnectionPool.get_connection).parameters
+    else False
+)
+
+
+async def _get_connection(pool: ConnectionPool) -> AbstractConnection:
+    get: Any = pool.get_connection
+    conn: AbstractConnection = await (get("EVALSHA") if _POOL_WANTS_NAME else get())
+    return conn
 
 
 class RedisConnection:
@@ -245,12 +268,39 @@ class RedisConnection:
         return results
 
     async def _send(self, commands: Sequence[Command]) -> list[Any]:
-        pipe = self.client.pipeline(transaction=False)
-        for command in commands:
-            args = command.command() if isinstance(command, ScriptCall) else command
-            pipe.execute_command(*args)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
-        return results
+        """Write every command at once on one pooled connection, then read every reply.
+
+        This is redis-py's pipeline without its per-call machinery (which costs about as
+        much as a local round trip). A connection that breaks mid-way is dropped and the
+        whole batch is sent again after a backoff, up to ``retries`` times; connecting
+        itself is retried by redis-py. Error replies come back in place, as exceptions.
+        """
+        argv = [c.command() if isinstance(c, ScriptCall) else c for c in commands]
+        pool = self.client.connection_pool
+        attempt = 0
+        while True:
+            conn = await _get_connection(pool)
+            try:
+                await conn.send_packed_command(conn.pack_commands(argv), check_health=False)
+                results: list[Any] = []
+                for _ in argv:
+                    try:
+                        results.append(await conn.read_response())
+                    except ResponseError as exc:
+                        results.append(exc)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await conn.disconnect()
+                if attempt >= self.settings.retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2))
+                continue
+            except BaseException:
+                await conn.disconnect()  # a half-read reply must never reach the next user
+                raise
+            finally:
+                await pool.release(conn)
+            return results
 
     async def load_scripts(self) -> None:
         """Load every Lua script (after NOSCRIPT: a new server, a restart, SCRIPT FLUSH)."""
