@@ -237,3 +237,26 @@ def test_the_sync_app_works_on_redis(redis_url: str, name: str) -> None:
             assert [t.wait_result(10).returning for t in tasks] == [0, 1, 4, 9, 16]
     finally:
         app.close()
+
+
+@pytest.mark.anyio
+async def test_many_concurrent_waiters_share_one_subscriber(app: QueueTasks) -> None:
+    @app.task(name="twice")
+    async def twice(x: int) -> int:
+        return 2 * x
+
+    tasks = await app.add_tasks("twice", [(i,) for i in range(50)])
+    results: dict[int, int] = {}
+
+    async def wait(index: int) -> None:
+        results[index] = (await app.wait_result(tasks[index].uuid, timeout=20)).returning
+
+    async with anyio.create_task_group() as group:
+        for index in range(50):  # all subscribe at once, before any worker runs
+            group.start_soon(wait, index)
+        await anyio.sleep(0.2)
+        async with app.running(concurrency=10):
+            with anyio.fail_after(20):
+                while len(results) < 50:
+                    await anyio.sleep(0.05)
+    assert results == {i: 2 * i for i in range(50)}

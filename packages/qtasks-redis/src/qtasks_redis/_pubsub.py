@@ -55,6 +55,7 @@ class Subscriber:
         self._conn: AbstractConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
         self._closed = False
 
     # -- public ------------------------------------------------------------------------------
@@ -71,12 +72,16 @@ class Subscriber:
             entry = self._channels[key] = _Channel()
             entry.handlers.append(handler)
             if self._reader is None:
-                try:
-                    await self._connect()
-                except BaseException:
-                    self._channels.pop(key, None)
-                    raise
-                self._reader = asyncio.ensure_future(self._read_loop())
+                async with self._start_lock:  # two first subscribers open one connection
+                    if not self._reading():
+                        try:
+                            await self._connect()  # subscribes to every wanted channel
+                        except BaseException:
+                            self._channels.pop(key, None)
+                            raise
+                        self._reader = asyncio.ensure_future(self._read_loop())
+                    elif not entry.confirmed.is_set():
+                        await self._send(b"SUBSCRIBE", key, entry)
             else:
                 await self._send(b"SUBSCRIBE", key, entry)
         else:
@@ -97,6 +102,9 @@ class Subscriber:
         if self._conn is not None and not self._closed:
             task = asyncio.ensure_future(self._send(b"UNSUBSCRIBE", key, None))
             task.add_done_callback(_swallow)
+
+    def _reading(self) -> bool:
+        return self._reader is not None
 
     async def close(self) -> None:
         """Stop the reader and close the connection."""
