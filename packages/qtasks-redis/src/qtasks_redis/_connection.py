@@ -1,0 +1,310 @@
+"""The client, scripts and outage bookkeeping that a broker, storage and config share.
+
+One ``RedisConnection`` per server URL and app: the broker made from a URL owns it and hands
+it to the storage and global config it provides, so the three use one connection pool (and
+``publish``/``settle`` can put storage writes and queue scripts in one pipeline). Components
+``acquire`` it on start and ``release`` it on stop; the client is built on first acquire, in
+the running event loop, and closed when the last user releases it.
+
+Lua scripts are called by SHA1 (EVALSHA) without loading them first; a NOSCRIPT reply (a new
+or restarted server, SCRIPT FLUSH) loads every script and runs the failed calls again, which
+is safe because a call that got NOSCRIPT did nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import random
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as redis_asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from qtasks_redis._options import RedisSettings
+
+if TYPE_CHECKING:
+    from qtasks_redis._pubsub import Subscriber
+
+__all__ = ["SCRIPTS", "Command", "ErrorKinds", "RedisConnection", "Script", "ScriptCall"]
+
+logger = logging.getLogger("qtasks.redis")
+
+#: Errors that mean "Redis could not be reached", as opposed to an error reply.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class Script:
+    """One Lua file from ``scripts/``, with the SHA1 that EVALSHA names it by."""
+
+    name: str
+    source: bytes
+    sha: str
+
+
+def _load_scripts() -> dict[str, Script]:
+    found: dict[str, Script] = {}
+    for entry in resources.files("qtasks_redis").joinpath("scripts").iterdir():
+        if entry.name.endswith(".lua"):
+            source = entry.read_bytes()
+            name = entry.name[: -len(".lua")]
+            found[name] = Script(name, source, hashlib.sha1(source).hexdigest())  # noqa: S324
+    return found
+
+
+SCRIPTS: dict[str, Script] = _load_scripts()
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """A script invocation inside a pipeline: ``EVALSHA sha len(keys) *keys *args``."""
+
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+
+    def command(self) -> tuple[Any, ...]:
+        """The EVALSHA command for this call."""
+        return ("EVALSHA", SCRIPTS[self.script].sha, len(self.keys), *self.keys, *self.args)
+
+
+#: A pipeline entry: a plain command (a tuple of arguments) or a script call.
+Command = tuple[Any, ...] | ScriptCall
+
+
+@dataclass(frozen=True)
+class ErrorKinds:
+    """Which exception a component raises for an outage and for an error reply."""
+
+    connection: type[Exception]
+    reply: type[Exception]
+
+
+def _keepalive_options() -> dict[int, int]:
+    """Probe an idle connection after 10 s, every 5 s, 3 times: a dead peer shows in ~25 s."""
+    wanted = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
+    return {getattr(socket, n): v for n, v in wanted.items() if hasattr(socket, n)}
+
+
+if TYPE_CHECKING:
+    from redis.asyncio.connection import AbstractConnection, ConnectionPool
+
+#: redis-py 5 wants a command name for ``get_connection``; later versions deprecate it.
+_POOL_WANTS_NAME = (
+    inspect.signature(redis_asyncio.ConnectionPool.get_connection)
+    .parameters["command_name"]
+    .default
+    is inspect.Parameter.empty
+    if "command_name" in inspect.signature(redis_asyncio.ConnectionPool.get_connection).parameters
+    else False
+)
+
+
+async def _get_connection(pool: ConnectionPool) -> AbstractConnection:
+    get: Any = pool.get_connection
+    conn: AbstractConnection = await (get("EVALSHA") if _POOL_WANTS_NAME else get())
+    return conn
+
+
+class RedisConnection:
+    """A redis-py asyncio client shared by the components of one app, with its scripts."""
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.settings = settings
+        self._client: redis_asyncio.Redis | None = None
+        self._users = 0
+        self._outage_since: float | None = None
+        self._subscriber: Subscriber | None = None
+
+    @property
+    def safe_url(self) -> str:
+        """The server URL with its password hidden."""
+        return self.settings.safe_url
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def acquire(self) -> None:
+        """Count one more user; the client itself connects lazily on the first command."""
+        self._users += 1
+        if self._client is None:
+            self._client = self._make_client()
+
+    async def release(self) -> None:
+        """Count one user less; the last one closes the client and the subscriber."""
+        self._users = max(0, self._users - 1)
+        if self._users:
+            return
+        client, self._client = self._client, None
+        subscriber, self._subscriber = self._subscriber, None
+        if subscriber is not None:
+            await subscriber.close()
+        if client is not None:
+            try:
+                await client.aclose()
+            except Exception as exc:  # closing a pool whose server is gone
+                logger.debug("closing the Redis client failed: %r", exc)
+
+    def _make_client(self) -> redis_asyncio.Redis:
+        settings = self.settings
+        options: dict[str, Any] = {
+            "socket_timeout": settings.socket_timeout,
+            "socket_connect_timeout": settings.socket_connect_timeout,
+            "socket_keepalive": True,
+            "socket_keepalive_options": _keepalive_options(),
+            "retry": Retry(EqualJitterBackoff(cap=1.0, base=0.05), settings.retries),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            "decode_responses": False,
+            "protocol": 2,  # the reply shapes this package parses; RESP3 gains nothing here
+        }
+        options.update(settings.client_options)
+        client: redis_asyncio.Redis = redis_asyncio.Redis.from_url(settings.url, **options)
+        return client
+
+    @property
+    def client(self) -> redis_asyncio.Redis:
+        """The client; only valid between ``acquire`` and the last ``release``."""
+        if self._client is None:
+            raise RuntimeError(
+                f"the Redis connection to {self.safe_url} is not open; start the component "
+                "(or the app) before using it"
+            )
+        return self._client
+
+    @property
+    def subscriber(self) -> Subscriber:
+        """The one pub/sub connection of this client, made on first use."""
+        if self._subscriber is None:
+            from qtasks_redis._pubsub import Subscriber  # noqa: PLC0415 - import cycle
+
+            self._subscriber = Subscriber(self)
+        return self._subscriber
+
+    # -- outage bookkeeping -------------------------------------------------------------------
+
+    def lost(self, exc: BaseException) -> None:
+        """Note a failed command; only the first failure of an outage is logged."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            logger.warning(
+                "lost the connection to Redis at %s (%r); reconnecting with backoff",
+                self.safe_url,
+                exc,
+            )
+
+    def ok(self) -> None:
+        """Note a command that worked; logs the end of an outage."""
+        if self._outage_since is not None:
+            took = time.monotonic() - self._outage_since
+            self._outage_since = None
+            logger.warning("reconnected to Redis at %s after %.1f s", self.safe_url, took)
+
+    def wrap(self, exc: BaseException, errors: ErrorKinds, doing: str) -> Exception:
+        """Turn a redis-py exception into the component's error, naming the safe URL."""
+        if isinstance(exc, CONNECTION_ERRORS):
+            self.lost(exc)
+            return errors.connection(
+                f"cannot reach Redis at {self.safe_url} to {doing}: {exc}. Check that the "
+                "server runs and the URL (host, port, password, TLS) is right"
+            )
+        return errors.reply(f"Redis at {self.safe_url} refused to {doing}: {exc}")
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def call(self, errors: ErrorKinds, doing: str, *args: Any) -> Any:
+        """Run one command."""
+        try:
+            result = await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        except RedisError as exc:
+            raise self.wrap(exc, errors, doing) from exc
+        except OSError as exc:
+            raise self.wrap(exc, errors, doing) from exc
+        self.ok()
+        return result
+
+    async def script(
+        self, errors: ErrorKinds, doing: str, name: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
+        """Run one script by SHA, loading the scripts after a NOSCRIPT reply."""
+        return (await self.pipeline(errors, doing, [ScriptCall(name, keys, args)]))[0]
+
+    async def pipeline(
+        self, errors: ErrorKinds, doing: str, commands: Sequence[Command]
+    ) -> list[Any]:
+        """Send ``commands`` in one round trip (no MULTI) and return their replies in order.
+
+        Redis runs them in order, so a later command sees what an earlier one wrote. An error
+        reply raises the component's reply error after the whole pipeline ran.
+        """
+        if not commands:
+            return []
+        try:
+            results = await self._send(commands)
+            missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if missing:
+                await self.load_scripts()
+                again = await self._send([commands[i] for i in missing])
+                for index, result in zip(missing, again, strict=True):
+                    results[index] = result
+        except RedisError as exc:
+            raise self.wrap(exc, errors, doing) from exc
+        except OSError as exc:
+            raise self.wrap(exc, errors, doing) from exc
+        self.ok()
+        for result in results:
+            if isinstance(result, ResponseError):
+                raise errors.reply(f"Redis at {self.safe_url} refused to {doing}: {result}")
+        return results
+
+    async def _send(self, commands: Sequence[Command]) -> list[Any]:
+        """Write every command at once on one pooled connection, then read every reply.
+
+        This is redis-py's pipeline without its per-call machinery (which costs about as
+        much as a local round trip). A connection that breaks mid-way is dropped and the
+        whole batch is sent again after a backoff, up to ``retries`` times; connecting
+        itself is retried by redis-py. Error replies come back in place, as exceptions.
+        """
+        argv = [c.command() if isinstance(c, ScriptCall) else c for c in commands]
+        pool = self.client.connection_pool
+        attempt = 0
+        while True:
+            conn = await _get_connection(pool)
+            try:
+                await conn.send_packed_command(conn.pack_commands(argv), check_health=False)
+                results: list[Any] = []
+                for _ in argv:
+                    try:
+                        results.append(await conn.read_response())
+                    except ResponseError as exc:
+                        results.append(exc)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await conn.disconnect()
+                if attempt >= self.settings.retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2))
+                continue
+            except BaseException:
+                await conn.disconnect()  # a half-read reply must never reach the next user
+                raise
+            finally:
+                await pool.release(conn)
+            return results
+
+    async def load_scripts(self) -> None:
+        """Load every Lua script (after NOSCRIPT: a new server, a restart, SCRIPT FLUSH)."""
+        pipe = self.client.pipeline(transaction=False)
+        for script in SCRIPTS.values():
+            pipe.execute_command("SCRIPT", "LOAD", script.source)
+        await pipe.execute()

@@ -1,0 +1,216 @@
+"""RedisStorage: task records as strings, conditional writes in Lua, waits woken by pub/sub.
+
+A record is stored as ``<status>|<record encoded by the app's serializer>`` so that a script
+can check the status of a record (``save(..., only_if=...)``) without knowing the serializer.
+A finished record gets the result TTL and is published, whole, on the task's done channel;
+``wait`` subscribes to that channel on the shared subscriber connection *before* reading the
+record, so a task that finished earlier is found by the read and one that finishes later by
+the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import anyio
+from redis.exceptions import RedisError
+from typing_extensions import Self
+
+from qtasks.exceptions import ConfigurationError
+from qtasks.interfaces.storage import Storage
+from qtasks.task import FINAL_STATUSES, Task, TaskStatus
+from qtasks_redis import keys
+from qtasks_redis._connection import Command, ErrorKinds, RedisConnection, ScriptCall
+from qtasks_redis._options import parse_settings
+from qtasks_redis.exceptions import RedisStorageConnectionError, RedisStorageError
+
+__all__ = ["RedisStorage"]
+
+_ERRORS = ErrorKinds(RedisStorageConnectionError, RedisStorageError)
+_UNSET: Any = object()
+#: Records per script call.
+_CHUNK = 500
+
+
+def _ms(seconds: float | None) -> bytes:
+    return b"" if seconds is None else b"%d" % max(1, math.ceil(seconds * 1000))
+
+
+class RedisStorage(Storage):
+    """Task records in Redis, shared by every process of the app.
+
+    ``result_ttl`` (default one day) bounds finished records; ``pending_ttl`` (default
+    ``None``) optionally bounds unfinished ones, for queues whose messages may be purged.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        connection: RedisConnection | None = None,
+        result_ttl: float | None = _UNSET,
+        pending_ttl: float | None = _UNSET,
+        **options: Any,
+    ) -> None:
+        if connection is None:
+            connection = RedisConnection(parse_settings(url, **options))
+        elif url is not None or options:
+            raise ConfigurationError(
+                "give RedisStorage a URL and options, or a connection; not both"
+            )
+        settings = connection.settings
+        super().__init__(result_ttl=settings.result_ttl if result_ttl is _UNSET else result_ttl)
+        self.pending_ttl = settings.pending_ttl if pending_ttl is _UNSET else pending_ttl
+        self.connection = connection
+        self._started = False
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """``redis://...?result_ttl=3600&pending_ttl=none`` (also rediss, unix)."""
+        return cls(url, **options)
+
+    async def start(self) -> None:
+        """Join the shared connection."""
+        if not self._started:
+            await self.connection.acquire()
+            self._started = True
+
+    async def stop(self) -> None:
+        """Leave the shared connection."""
+        if self._started:
+            self._started = False
+            await self.connection.release()
+
+    # -- encoding ----------------------------------------------------------------------------
+
+    def encode_value(self, task: Task) -> bytes:
+        """``<status>|<encoded record>``: what is stored and published."""
+        return task.status.value.encode() + b"|" + self.encode_task(task)
+
+    def decode_value(self, uuid: str, data: bytes) -> Task:
+        """Rebuild a record from ``encode_value`` output."""
+        _, sep, payload = data.partition(b"|")
+        try:
+            if not sep:
+                raise ValueError("no status prefix")
+            return self.decode_task(payload)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RedisStorageError(
+                f"the stored record of task {uuid} ({keys.task_key(self.namespace, uuid)}) "
+                f"cannot be decoded with {self.serializer.name}: {exc!r}. Was it written by "
+                "an app with another serializer?"
+            ) from None
+
+    def save_commands(
+        self, tasks: Sequence[Task], only_if: Collection[TaskStatus] | None = None
+    ) -> list[Command]:
+        """Pipeline entries that write ``tasks`` (finished ones are also published).
+
+        One script call per chunk of records: a Python round of packing and parsing per
+        command costs more than the server's work, so records travel together.
+        """
+        allowed = b""
+        if only_if is not None:
+            allowed = ("," + ",".join(TaskStatus(s).value for s in only_if) + ",").encode()
+        namespace = self.namespace
+        head = (
+            allowed,
+            _ms(self.result_ttl),
+            _ms(self.pending_ttl),
+            len(keys.task_key(namespace, "")),
+            keys.done_channel(namespace, ""),
+        )
+        commands: list[Command] = []
+        for start in range(0, len(tasks), _CHUNK):
+            chunk = tasks[start : start + _CHUNK]
+            names = [keys.task_key(namespace, task.uuid) for task in chunk]
+            values = [self.encode_value(task) for task in chunk]
+            commands.append(ScriptCall("save", names, (*head, *values)))
+        return commands
+
+    # -- Storage -----------------------------------------------------------------------------
+
+    async def save(
+        self, tasks: Sequence[Task], *, only_if: Collection[TaskStatus] | None = None
+    ) -> list[bool]:
+        """Write records; with ``only_if``, each one only if its stored status allows it."""
+        if not tasks:
+            return []
+        replies = await self.connection.pipeline(
+            _ERRORS, "store tasks", self.save_commands(tasks, only_if)
+        )
+        return [bool(w) for reply in replies for w in reply]
+
+    async def get_many(self, uuids: Sequence[str]) -> list[Task | None]:
+        """Load records in one MGET, ``None`` for unknown or expired ones."""
+        if not uuids:
+            return []
+        namespace = self.namespace
+        (values,) = await self.connection.pipeline(
+            _ERRORS, "load tasks", [("MGET", *(keys.task_key(namespace, u) for u in uuids))]
+        )
+        return [
+            None if value is None else self.decode_value(uuid, value)
+            for uuid, value in zip(uuids, values, strict=True)
+        ]
+
+    async def delete(self, uuids: Sequence[str]) -> int:
+        """Remove records; return how many existed."""
+        if not uuids:
+            return 0
+        namespace = self.namespace
+        (removed,) = await self.connection.pipeline(
+            _ERRORS, "delete tasks", [("DEL", *(keys.task_key(namespace, u) for u in uuids))]
+        )
+        return int(removed)
+
+    async def wait(self, uuid: str, timeout: float | None) -> Task | None:
+        """Return the final record once it is written, or ``None`` after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[bytes] = loop.create_future()
+        channel = keys.done_channel(self.namespace, uuid)
+        rechecks: set[asyncio.Task[None]] = set()
+
+        def deliver(data: bytes | None) -> None:
+            if arrived.done():
+                return
+            if data is not None:
+                arrived.set_result(data)
+                return
+            # Reconnected after an outage: the finishing write may have been missed.
+            check = asyncio.ensure_future(self._recheck(uuid, arrived))
+            rechecks.add(check)
+            check.add_done_callback(rechecks.discard)
+
+        subscriber = self.connection.subscriber
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
+            try:
+                try:
+                    await subscriber.subscribe(channel, deliver)
+                except (RedisError, OSError) as exc:
+                    raise self.connection.wrap(exc, _ERRORS, f"wait for task {uuid}") from exc
+                record = await self.get(uuid)
+                if record is not None and record.is_finished:
+                    return record
+                data = await arrived
+                return self.decode_value(uuid, data)
+            finally:
+                subscriber.unsubscribe(channel, deliver)
+                for check in list(rechecks):
+                    check.cancel()
+        return None
+
+    async def _recheck(self, uuid: str, arrived: asyncio.Future[bytes]) -> None:
+        key = keys.task_key(self.namespace, uuid)
+        with contextlib.suppress(RedisError, OSError):
+            value: bytes | None = await self.connection.client.execute_command(  # type: ignore[no-untyped-call]
+                "GET", key
+            )
+            if value is not None and not arrived.done():
+                status = value.partition(b"|")[0].decode(errors="replace")
+                if status in {s.value for s in FINAL_STATUSES}:
+                    arrived.set_result(value)
