@@ -21,14 +21,18 @@ import anyio.to_thread
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from typing_extensions import ParamSpec, Unpack
 
+from qtasks._namespace import caller_namespace
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.bound import SyncTask, _BoundTask
 from qtasks.call import Call
 from qtasks.definition import TaskOptions
+from qtasks.events import Events
 from qtasks.interfaces.broker import Broker
 from qtasks.interfaces.global_config import GlobalConfig
 from qtasks.interfaces.storage import Storage
 from qtasks.interfaces.worker import Worker
+from qtasks.middleware import TaskMiddleware
+from qtasks.plugins import Plugin, Plugins
 from qtasks.registry import TaskRegistry
 from qtasks.task import Task
 
@@ -85,6 +89,33 @@ class QueueTasks:
     def config(self) -> Mapping[str, Any]:
         """The app's settings."""
         return self.aio.config
+
+    @property
+    def plugins(self) -> Plugins:
+        """The app's plugins (built-ins first)."""
+        return self.aio.plugins
+
+    @property
+    def events(self) -> Events:
+        """Lifecycle callbacks: ``@app.events.on.starting()``, ``.task_success()``, ..."""
+        return self.aio.events
+
+    @property
+    def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
+        """``{provider: replacement}`` for ``Depends`` (for tests)."""
+        return self.aio.dependency_overrides
+
+    def add_plugin(self, plugin: Plugin) -> None:
+        """Add a plugin; see the async app's ``add_plugin``."""
+        self.aio.add_plugin(plugin)
+
+    def remove_plugin(self, plugin: Plugin | type[Plugin]) -> Plugin:
+        """Remove a plugin (or the first of a class)."""
+        return self.aio.remove_plugin(plugin)
+
+    def add_middleware(self, middleware: TaskMiddleware) -> None:
+        """Wrap every task's execution in ``middleware``."""
+        self.aio.add_middleware(middleware)
 
     # -- the loop thread ---------------------------------------------------------------------
 
@@ -150,7 +181,8 @@ class QueueTasks:
         """Register a task; the same options as the async app's ``task``."""
 
         def register(f: Callable[P, R]) -> SyncTask[P, R]:
-            return SyncTask(self.aio.define(f, options), self.aio, self._run_for_task)
+            definition = self.aio.define(f, options, caller_namespace())
+            return SyncTask(definition, self.aio, self._run_for_task)
 
         return register(func) if func is not None else register
 
