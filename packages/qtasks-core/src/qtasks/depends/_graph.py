@@ -186,8 +186,18 @@ class Analyser:
             reorder = True
         return Plan(needs, layout, reorder)
 
-    def node(self, provider: Callable[..., Any], scope: Scope, path: tuple[Any, ...] = ()) -> Node:
-        """The node of ``provider`` at ``scope``, analysing its subgraph on first use."""
+    def node(
+        self,
+        provider: Callable[..., Any],
+        scope: Scope,
+        localns: dict[str, Any] | None = None,
+        path: tuple[Any, ...] = (),
+    ) -> Node:
+        """The node of ``provider`` at ``scope``, analysing its subgraph on first use.
+
+        ``localns`` resolves string annotations naming things local to where the task was
+        defined (providers are usually defined next to it).
+        """
         key = (id(provider), scope)
         cached = self._nodes.get(key)
         if cached is not None:
@@ -206,7 +216,7 @@ class Analyser:
         for param in params:
             if param.kind in _VARIADIC:
                 continue
-            need = self._need(param, provider, None, (*path, provider))
+            need = self._need(param, provider, localns, (*path, provider))
             if need is None:
                 if param.default is _EMPTY:
                     raise GraphError(
@@ -260,7 +270,7 @@ class Analyser:
                         "annotation to call; write Depends(provider)"
                     )
                 provider = base
-            return Need("provider", node=self.node(provider, marker.scope, path))
+            return Need("provider", node=self.node(provider, marker.scope, localns, path))
         if isinstance(base, type):
             if issubclass(base, BaseTaskContext):
                 return Need("context", cls=base)
@@ -337,6 +347,6 @@ def _mode(provider: Callable[..., Any]) -> Mode:
 
 
 def label_of(provider: Any) -> str:
-    """A provider's name for messages: module-less qualified name."""
+    """A provider's name for messages: its qualified name, without enclosing functions."""
     name = getattr(provider, "__qualname__", None) or getattr(provider, "__name__", None)
-    return str(name) if name else repr(provider)
+    return str(name).rsplit("<locals>.", 1)[-1] if name else repr(provider)

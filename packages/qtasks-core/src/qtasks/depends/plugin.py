@@ -86,19 +86,18 @@ class DependsPlugin(Plugin):
         task_values: dict[Any, Any] = {}
         values = {}
         for name, need in plan.needs:
-            values[name] = await self._value(need, call, task_values, stack)
+            values[name] = await self._value(need, call, task_values, stack, ())
         call.args, call.kwargs = plan.apply(call.args, call.kwargs, values)
 
     async def after_attempt(self, call: TaskCall, outcome: Outcome) -> None:
-        """Tear task-scoped values down, newest first, telling generators how it ended."""
+        """Tear task-scoped values down, newest first, however the attempt ended.
+
+        Teardown code after a provider's ``yield`` always runs, as with pytest fixtures: the
+        task's exception is not thrown into it, so ``yield conn; conn.close()`` never leaks.
+        """
         stack: AsyncExitStack | None = call.plugin_data.pop(self, None)
-        if stack is None:
-            return
-        exc = outcome.exception
-        if exc is None:
+        if stack is not None:
             await stack.aclose()
-        else:
-            await stack.__aexit__(type(exc), exc, exc.__traceback__)
 
     async def on_worker_stop(self, worker: Worker) -> None:
         """Close the worker's scope (and its States)."""
@@ -111,7 +110,12 @@ class DependsPlugin(Plugin):
     # -- resolving ---------------------------------------------------------------------------
 
     async def _value(
-        self, need: Need, call: TaskCall, task_values: dict[Any, Any], stack: AsyncExitStack
+        self,
+        need: Need,
+        call: TaskCall,
+        task_values: dict[Any, Any],
+        stack: AsyncExitStack,
+        path: tuple[Node, ...],
     ) -> Any:
         if need.kind == "context":
             return call.context
@@ -124,10 +128,17 @@ class DependsPlugin(Plugin):
             return state
         node = need.node
         assert node is not None
+        if any(seen is node for seen in path):
+            # Overrides are applied at run time, so only here can they close a loop.
+            cycle = " -> ".join(n.label for n in (*path, node))
+            error = GraphError(f"Depends cycle through dependency_overrides: {cycle}")
+            raise DependencyError(call.message.task_name, call.message.uuid, node.label, error)
+        path = (*path, node)
         if node.scope == "task":
             if node.key in task_values:
                 return task_values[node.key]
-            value = await self._produce(self._implementation(node, call), call, task_values, stack)
+            implementation = self._implementation(node, call)
+            value = await self._produce(implementation, call, task_values, stack, path)
             task_values[node.key] = value
             return value
         scope = self._scope(node.scope, call)
@@ -140,7 +151,7 @@ class DependsPlugin(Plugin):
             if node.key not in scope.values:
                 implementation = self._implementation(node, call)
                 scope.values[node.key] = await self._produce(
-                    implementation, call, task_values, scope.stack
+                    implementation, call, task_values, scope.stack, path
                 )
         return scope.values[node.key]
 
@@ -152,7 +163,7 @@ class DependsPlugin(Plugin):
         if fake is None:
             return node
         try:
-            return self._analyser.node(fake, node.scope)
+            return self._analyser.node(fake, node.scope, call.definition.namespace)
         except GraphError as exc:
             raise DependencyError(
                 call.message.task_name, call.message.uuid, node.label, exc
@@ -177,11 +188,16 @@ class DependsPlugin(Plugin):
         return found
 
     async def _produce(
-        self, node: Node, call: TaskCall, task_values: dict[Any, Any], stack: AsyncExitStack
+        self,
+        node: Node,
+        call: TaskCall,
+        task_values: dict[Any, Any],
+        stack: AsyncExitStack,
+        path: tuple[Node, ...],
     ) -> Any:
         kwargs = {}
         for name, need in node.needs:
-            kwargs[name] = await self._value(need, call, task_values, stack)
+            kwargs[name] = await self._value(need, call, task_values, stack, path)
         provider = node.provider
         try:
             if node.mode == "agen":
