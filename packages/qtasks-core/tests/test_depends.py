@@ -430,3 +430,45 @@ async def test_a_failing_teardown_is_logged_and_the_rest_still_close(
     assert done.status == "success"
     assert journal == ["open solid", "close solid"]
     assert "teardown of dependency fragile failed" in caplog.text
+
+
+def test_depends_checks_its_arguments() -> None:
+    from qtasks import ConfigurationError
+
+    def settings() -> int:
+        return 1
+
+    with pytest.raises(ConfigurationError, match="takes a callable that provides the value"):
+        Depends(5)
+    with pytest.raises(ConfigurationError, match="scope must be one of task, worker, broker"):
+        Depends(settings, scope="process")  # type: ignore[arg-type]
+    assert repr(Depends(settings, scope="worker")) == (
+        "Depends(test_depends_checks_its_arguments.<locals>.settings, scope='worker')"
+    )
+
+
+def test_module_level_tasks_resolve_string_annotations_from_their_globals() -> None:
+    import textwrap
+    import types
+
+    source = textwrap.dedent(
+        """
+        from __future__ import annotations
+        from typing import Annotated
+        from qtasks import Depends
+        from qtasks.asyncio import QueueTasks
+
+        app = QueueTasks("module-level")
+
+        def number() -> int:
+            return 7
+
+        @app.task
+        async def job(n: Annotated[int, Depends(number)], missing: NotDefinedAnywhere = 1) -> int:
+            return n
+        """
+    )
+    module = types.ModuleType("module_level_tasks")
+    exec(compile(source, "<module_level_tasks>", "exec"), module.__dict__)
+    definition = module.app.registry.require("job")
+    assert definition.injected == {"n"} and definition.namespace is None
