@@ -58,7 +58,7 @@ class Hook:
 class TaskHooks:
     """The hooks and middlewares one task's attempts go through, worked out once per task."""
 
-    __slots__ = (*TASK_HOOKS, "middlewares")
+    __slots__ = (*TASK_HOOKS, "middlewares", "quiet_success")
 
     before_execute: list[Hook]
     after_execute: list[Hook]
@@ -68,6 +68,8 @@ class TaskHooks:
     on_cancel: list[Hook]
     after_attempt: list[Hook]
     middlewares: tuple[TaskMiddleware, ...]
+    #: No hook sees a successful attempt, so success can be recorded without calling any.
+    quiet_success: bool
 
 
 def overridden(plugin: Plugin) -> list[str]:
@@ -239,6 +241,7 @@ class Plugins:
         for name in TASK_HOOKS:
             setattr(hooks, name, [h for h in self._hooks[name] if wanted[id(h.plugin)]])
         hooks.middlewares = (*self.middlewares, *definition.middlewares)
+        hooks.quiet_success = not (hooks.after_execute or hooks.on_success or hooks.after_attempt)
         return hooks
 
     # -- calling -----------------------------------------------------------------------------

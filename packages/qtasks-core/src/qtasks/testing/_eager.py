@@ -15,7 +15,12 @@ from qtasks.interfaces.broker import Delivery, OutgoingMessage
 from qtasks.message import TaskMessage
 from qtasks.task import STARTABLE_STATUSES, Task, TaskStatus, utcnow
 from qtasks.worker import QueueWorker
-from qtasks.worker._attempt import build_call, conclude_attempt, execute_attempt
+from qtasks.worker._attempt import (
+    build_call,
+    conclude_attempt,
+    execute_attempt,
+    executor_failure,
+)
 
 if TYPE_CHECKING:
     from qtasks.asyncio import QueueTasks
@@ -67,7 +72,10 @@ class EagerRunner:
             call = build_call(
                 app, definition, task_message, record, worker=self.worker, limiter=None, hooks=hooks
             )
-            outcome = await execute_attempt(app, call, hooks)
+            try:
+                outcome = await execute_attempt(app, call, hooks)
+            except Exception as exc:
+                outcome = executor_failure(app, call, exc)
             record, outcome, send = await conclude_attempt(app, call, outcome, hooks)
             await app.storage.save([record])
             if send is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from qtasks.context import BaseTaskContext, SyncTaskContext, TaskContext
 from qtasks.exceptions import CancelTask
 from qtasks.executor.default import failure_outcome
 from qtasks.interfaces.broker import OutgoingMessage
-from qtasks.interfaces.executor import Outcome, TaskCall
+from qtasks.interfaces.executor import Outcome, TaskCall, TaskExecutor
 from qtasks.message import TaskMessage
 from qtasks.plugins._manager import ATTEMPT_ENDING, Hook, Plugins, TaskHooks
 from qtasks.task import Attempt, Task, TaskStatus, utcnow
@@ -35,7 +36,14 @@ if TYPE_CHECKING:
     from qtasks.definition import TaskDefinition
     from qtasks.interfaces.worker import Worker
 
-__all__ = ["abandon_attempt", "build_call", "conclude_attempt", "execute_attempt"]
+__all__ = [
+    "abandon_attempt",
+    "build_call",
+    "conclude_attempt",
+    "conclude_quietly",
+    "execute_attempt",
+    "executor_failure",
+]
 
 logger = logging.getLogger("qtasks.worker")
 
@@ -77,29 +85,62 @@ def build_call(
     )
 
 
-async def execute_attempt(app: QueueTasks, call: TaskCall, hooks: TaskHooks) -> Outcome:
-    """Run ``before_execute`` hooks, then the executor; failures become outcomes.
+def execute_attempt(app: QueueTasks, call: TaskCall, hooks: TaskHooks) -> Awaitable[Outcome]:
+    """Run ``before_execute`` hooks, then the executor; await the result.
 
-    Only cancellation propagates; the caller's cancel scope turns it into a cancel or a
-    hand-back. ``hooks`` is ``app.plugins.for_task(call.definition)``.
+    Task failures come back as outcomes. An exception means the executor itself broke:
+    callers turn it into an outcome with ``executor_failure``. Cancellation propagates; the
+    caller's cancel scope turns it into a cancel or a hand-back. ``hooks`` is
+    ``app.plugins.for_task(call.definition)``. Without hooks this is the executor's own
+    coroutine, with no frame added on the hot path.
     """
-    if hooks.before_execute:
-        try:
-            await Plugins.before_execute_all(hooks.before_execute, call)
-        except CancelTask as exc:
-            return Outcome(TaskStatus.CANCEL, cancel_reason=exc.reason, exception=exc)
-        except ATTEMPT_ENDING as exc:
-            return failure_outcome(exc)
     executor = call.definition.executor or app.executor
+    if hooks.before_execute:
+        return _hooked(call, hooks, executor)
+    return executor.execute(call)
+
+
+async def _hooked(call: TaskCall, hooks: TaskHooks, executor: TaskExecutor) -> Outcome:
     try:
-        return await executor.execute(call)
-    except Exception as exc:
-        return Outcome(
-            TaskStatus.ERROR,
-            error=f"executor {type(executor).__name__} failed: {exc!r}",
-            traceback="".join(traceback.format_exception(exc)),
-            exception=exc,
-        )
+        await Plugins.before_execute_all(hooks.before_execute, call)
+    except CancelTask as exc:
+        return Outcome(TaskStatus.CANCEL, cancel_reason=exc.reason, exception=exc)
+    except ATTEMPT_ENDING as exc:
+        return failure_outcome(exc)
+    return await executor.execute(call)
+
+
+def executor_failure(app: QueueTasks, call: TaskCall, exc: Exception) -> Outcome:
+    """The error outcome of an executor that raised instead of returning an outcome."""
+    executor = call.definition.executor or app.executor
+    return Outcome(
+        TaskStatus.ERROR,
+        error=f"executor {type(executor).__name__} failed: {exc!r}",
+        traceback="".join(traceback.format_exception(exc)),
+        exception=exc,
+    )
+
+
+def conclude_quietly(
+    app: QueueTasks, call: TaskCall, outcome: Outcome, hooks: TaskHooks
+) -> tuple[Task, Outcome, OutgoingMessage | None] | None:
+    """``conclude_attempt`` for the common case where no hook has anything to see.
+
+    That is a success whose result the serializer takes, with no plugin watching successes
+    or record writes. Returns ``None`` in every other case: call ``conclude_attempt``.
+    """
+    if (
+        outcome.status is not TaskStatus.SUCCESS
+        or not hooks.quiet_success
+        or app.plugins.before_storage_save
+    ):
+        return None
+    try:
+        app.serializer.dumps(outcome.returning)
+    except (TypeError, ValueError):
+        return None  # conclude_attempt turns it into an error, for on_error hooks to see
+    _write(app, call, outcome)
+    return call.record, outcome, None
 
 
 async def conclude_attempt(

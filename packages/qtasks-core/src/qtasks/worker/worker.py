@@ -51,7 +51,9 @@ from qtasks.worker._attempt import (
     abandon_attempt,
     build_call,
     conclude_attempt,
+    conclude_quietly,
     execute_attempt,
+    executor_failure,
 )
 
 if TYPE_CHECKING:
@@ -449,7 +451,10 @@ class QueueWorker(Worker):
             item.scope = scope
             if item.cancel_reason is not None:
                 scope.cancel()
-            outcome = await execute_attempt(app, call, hooks)
+            try:
+                outcome = await execute_attempt(app, call, hooks)
+            except Exception as exc:
+                outcome = executor_failure(app, call, exc)
         item.scope = None
         if outcome is None and item.cancel_reason is None:
             self._active -= 1
@@ -460,7 +465,10 @@ class QueueWorker(Worker):
             return
         if outcome is None:
             outcome = Outcome(TaskStatus.CANCEL, cancel_reason=item.cancel_reason)
-        record, outcome, send = await conclude_attempt(app, call, outcome, hooks)
+        concluded = conclude_quietly(app, call, outcome, hooks)
+        if concluded is None:
+            concluded = await conclude_attempt(app, call, outcome, hooks)
+        record, outcome, send = concluded
         self._active -= 1
         self._dispatch.fire()
         self._progress.fire()
