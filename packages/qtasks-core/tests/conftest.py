@@ -7,8 +7,6 @@ import pytest
 from qtasks import QueueTasks as SyncQueueTasks
 from qtasks.asyncio import QueueTasks
 
-pytest_plugins = ("pytester",)
-
 
 @pytest.fixture
 def anyio_backend() -> str:

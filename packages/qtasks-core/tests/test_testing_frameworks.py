@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-
-import pytest
 
 APP_MODULE = """
     from qtasks import QueueTasks
@@ -30,16 +29,45 @@ INI = """
     {extra}
 """
 
-
-def setup(pytester: pytest.Pytester, extra: str = "") -> None:
-    pytester.makepyfile(frameworkapp=textwrap.dedent(APP_MODULE))
-    pytester.makeini(textwrap.dedent(INI.format(extra=extra)))
+ASYNCIO_INI = "asyncio_default_fixture_loop_scope = function"
 
 
-def test_plain_pytest_with_the_configured_app_fixture(pytester: pytest.Pytester) -> None:
-    setup(pytester, "qtasks_app = frameworkapp:app")
-    pytester.makepyfile(
-        test_plain="""
+class Project:
+    """A throwaway project directory whose tests run in a fresh interpreter."""
+
+    def __init__(self, root: Path, *ini_lines: str) -> None:
+        self.root = root
+        self.write("frameworkapp.py", APP_MODULE)
+        self.write("pytest.ini", INI.format(extra="\n    ".join(ini_lines)))
+
+    def write(self, name: str, text: str) -> None:
+        (self.root / name).write_text(textwrap.dedent(text))
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def pytest(self, *args: str) -> tuple[dict[str, int], str]:
+        """Run pytest there; return the counts of its summary line and the whole output."""
+        result = self.run("-m", "pytest", "-p", "no:cacheprovider", *args)
+        output = result.stdout + result.stderr
+        lines = output.strip().splitlines()
+        summary = lines[-1] if lines else ""
+        counts = {noun: int(n) for n, noun in re.findall(r"(\d+) (passed|failed|errors?)", summary)}
+        return counts, output
+
+
+def test_plain_pytest_with_the_configured_app_fixture(tmp_path: Path) -> None:
+    project = Project(tmp_path, "qtasks_app = frameworkapp:app")
+    project.write(
+        "test_plain.py",
+        """
         import frameworkapp
         from qtasks.testing import SyncTestCase
 
@@ -51,34 +79,34 @@ def test_plain_pytest_with_the_configured_app_fixture(pytester: pytest.Pytester)
         def test_by_hand():
             with SyncTestCase(frameworkapp.app) as case:
                 assert case.add_task("shout", "hi").returning == "HI"
-        """
+        """,
     )
-    result = pytester.runpytest_subprocess("-p", "no:asyncio")
-    result.assert_outcomes(passed=2)
+    counts, output = project.pytest("-p", "no:asyncio")
+    assert counts == {"passed": 2}, output
 
 
-def test_the_command_line_option_and_a_bad_app(pytester: pytest.Pytester) -> None:
-    setup(pytester)
-    pytester.makepyfile(
-        test_cli="""
+def test_the_command_line_option_and_a_bad_app(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    project.write(
+        "test_cli.py",
+        """
         def test_app(qtasks_app):
             assert qtasks_app.name == "framework-app"
-        """
+        """,
     )
     quiet = ("-p", "no:asyncio")
-    ok = pytester.runpytest_subprocess(*quiet, "--qtasks-app", "frameworkapp:app")
-    ok.assert_outcomes(passed=1)
-    bad = pytester.runpytest_subprocess(*quiet, "--qtasks-app", "frameworkapp:add")
-    bad.assert_outcomes(errors=1)
-    bad.stdout.fnmatch_lines(["*qtasks_app 'frameworkapp:add' is a SyncTask, not an app*"])
+    counts, output = project.pytest(*quiet, "--qtasks-app", "frameworkapp:app")
+    assert counts == {"passed": 1}, output
+    counts, output = project.pytest(*quiet, "--qtasks-app", "frameworkapp:add")
+    assert counts == {"error": 1}, output
+    assert "qtasks_app 'frameworkapp:add' is a SyncTask, not an app" in output
 
 
-def test_pytest_asyncio_strict_and_auto(pytester: pytest.Pytester) -> None:
-    setup(
-        pytester, "qtasks_app = frameworkapp:app\n    asyncio_default_fixture_loop_scope = function"
-    )
-    pytester.makepyfile(
-        test_strict="""
+def test_pytest_asyncio_strict_and_auto(tmp_path: Path) -> None:
+    project = Project(tmp_path, "qtasks_app = frameworkapp:app", ASYNCIO_INI)
+    project.write(
+        "test_strict.py",
+        """
         import pytest
         import frameworkapp
         from qtasks.testing import AsyncTestCase
@@ -92,23 +120,26 @@ def test_pytest_asyncio_strict_and_auto(pytester: pytest.Pytester) -> None:
                     queued = await case.enqueue("add", 1, 1)
                     await case.wait_until_idle()
                 assert await case.assert_success(queued) == 2
-        """
+        """,
     )
-    pytester.runpytest_subprocess("-p", "asyncio").assert_outcomes(passed=1)
-    pytester.makepyfile(
-        test_auto="""
+    counts, output = project.pytest("-p", "asyncio")
+    assert counts == {"passed": 1}, output
+    project.write(
+        "test_auto.py",
+        """
         async def test_fixture(qtasks_async_case):
             assert (await qtasks_async_case.add_task("add", 4, 4)).returning == 8
-        """
+        """,
     )
-    result = pytester.runpytest_subprocess("-p", "asyncio", "-o", "asyncio_mode=auto")
-    result.assert_outcomes(passed=2)
+    counts, output = project.pytest("-p", "asyncio", "-o", "asyncio_mode=auto")
+    assert counts == {"passed": 2}, output
 
 
-def test_anyio_plugin_in_its_own_process(pytester: pytest.Pytester) -> None:
-    setup(pytester, "qtasks_app = frameworkapp:app")
-    pytester.makepyfile(
-        test_anyio="""
+def test_anyio_plugin_in_its_own_process(tmp_path: Path) -> None:
+    project = Project(tmp_path, "qtasks_app = frameworkapp:app")
+    project.write(
+        "test_anyio.py",
+        """
         import pytest
 
         @pytest.fixture
@@ -118,51 +149,41 @@ def test_anyio_plugin_in_its_own_process(pytester: pytest.Pytester) -> None:
         @pytest.mark.anyio
         async def test_fixture(qtasks_async_case):
             assert (await qtasks_async_case.add_task("shout", "any")).returning == "ANY"
-        """
+        """,
     )
-    pytester.runpytest_subprocess("-p", "no:asyncio").assert_outcomes(passed=1)
+    counts, output = project.pytest("-p", "no:asyncio")
+    assert counts == {"passed": 1}, output
 
 
 def test_unittest_sync_and_async(tmp_path: Path) -> None:
-    (tmp_path / "frameworkapp.py").write_text(textwrap.dedent(APP_MODULE))
-    (tmp_path / "test_units.py").write_text(
-        textwrap.dedent(
-            """
-            import unittest
+    project = Project(tmp_path)
+    project.write(
+        "test_units.py",
+        """
+        import unittest
 
-            import frameworkapp
-            from qtasks.testing import AsyncTestCase, SyncTestCase
-
-
-            class Blocking(unittest.TestCase):
-                def test_eager(self):
-                    with SyncTestCase(frameworkapp.app) as case:
-                        self.assertEqual(case.add_task("add", 20, 22).returning, 42)
-                        with case.worker():
-                            queued = case.enqueue("shout", "x")
-                            case.wait_until_idle()
-                        self.assertEqual(case.assert_success(queued), "X")
+        import frameworkapp
+        from qtasks.testing import AsyncTestCase, SyncTestCase
 
 
-            class Awaiting(unittest.IsolatedAsyncioTestCase):
-                async def test_eager(self):
-                    async with AsyncTestCase(frameworkapp.app) as case:
-                        done = await case.add_task("shout", "y")
-                        self.assertEqual(done.returning, "Y")
+        class Blocking(unittest.TestCase):
+            def test_eager(self):
+                with SyncTestCase(frameworkapp.app) as case:
+                    self.assertEqual(case.add_task("add", 20, 22).returning, 42)
+                    with case.worker():
+                        queued = case.enqueue("shout", "x")
+                        case.wait_until_idle()
+                    self.assertEqual(case.assert_success(queued), "X")
 
 
-            if __name__ == "__main__":
-                unittest.main()
-            """
-        )
+        class Awaiting(unittest.IsolatedAsyncioTestCase):
+            async def test_eager(self):
+                async with AsyncTestCase(frameworkapp.app) as case:
+                    done = await case.add_task("shout", "y")
+                    self.assertEqual(done.returning, "Y")
+        """,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "unittest", "-v", "test_units"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = project.run("-m", "unittest", "-v", "test_units")
     assert result.returncode == 0, result.stderr
-    assert "Ran 2 tests" in result.stderr and result.stderr.rstrip().endswith("OK")
+    assert "Ran 2 tests" in result.stderr
+    assert result.stderr.rstrip().endswith("OK")
