@@ -308,7 +308,7 @@ def _annotation(
         try:
             # Annotations are the caller's own code; this is what typing.get_type_hints does,
             # one parameter at a time so that one unresolvable name does not hide the rest.
-            return eval(annotation, _globals_of(func), dict(localns or {}))  # noqa: S307
+            return eval(annotation, _globals_of(func), localns or {})  # noqa: S307
         except Exception:
             return None
     return annotation
