@@ -9,13 +9,16 @@ from qtasks.app import QueueTasks
 from qtasks.bound import AsyncTask, SyncTask
 from qtasks.call import Call
 from qtasks.context import BaseTaskContext, SyncTaskContext, TaskContext
+from qtasks.depends import Depends
 from qtasks.exceptions import (
     BackendNotInstalledError,
     BrokerConnectionError,
     BrokerError,
     CancelTask,
     ConfigurationError,
+    DependencyError,
     GlobalConfigError,
+    InjectedArgumentError,
     MaxTimeExceededError,
     MessageDecodeError,
     QTasksError,
@@ -29,9 +32,14 @@ from qtasks.exceptions import (
     TaskTimeoutError,
     UnknownTaskError,
 )
+from qtasks.interfaces.executor import Outcome, TaskCall
+from qtasks.middleware import TaskMiddleware
+from qtasks.plugins import Plugin
+from qtasks.state import AsyncState, SyncState
 from qtasks.task import Attempt, Task, TaskStatus
 
 __all__ = [
+    "AsyncState",
     "AsyncTask",
     "Attempt",
     "BackendNotInstalledError",
@@ -41,22 +49,30 @@ __all__ = [
     "Call",
     "CancelTask",
     "ConfigurationError",
+    "DependencyError",
+    "Depends",
     "GlobalConfigError",
+    "InjectedArgumentError",
     "MaxTimeExceededError",
     "MessageDecodeError",
+    "Outcome",
+    "Plugin",
     "QTasksError",
     "QueueTasks",
     "Retry",
     "StorageConnectionError",
     "StorageError",
+    "SyncState",
     "SyncTask",
     "SyncTaskContext",
     "Task",
     "TaskAlreadyRegisteredError",
     "TaskArgumentError",
+    "TaskCall",
     "TaskContext",
     "TaskDefinitionError",
     "TaskError",
+    "TaskMiddleware",
     "TaskStatus",
     "TaskTimeoutError",
     "UnknownTaskError",

@@ -24,14 +24,18 @@ from anyio.from_thread import BlockingPortal
 from typing_extensions import ParamSpec, Unpack
 
 from qtasks._loop_thread import LoopThread
+from qtasks._namespace import caller_namespace
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.bound import SyncTask, _BoundTask
 from qtasks.call import Call
 from qtasks.definition import TaskOptions
+from qtasks.events import Events
 from qtasks.interfaces.broker import Broker
 from qtasks.interfaces.global_config import GlobalConfig
 from qtasks.interfaces.storage import Storage
 from qtasks.interfaces.worker import Worker
+from qtasks.middleware import TaskMiddleware
+from qtasks.plugins import Plugin, Plugins
 from qtasks.registry import TaskRegistry
 from qtasks.task import Task
 
@@ -89,6 +93,33 @@ class QueueTasks:
         """The app's settings."""
         return self.aio.config
 
+    @property
+    def plugins(self) -> Plugins:
+        """The app's plugins (built-ins first)."""
+        return self.aio.plugins
+
+    @property
+    def events(self) -> Events:
+        """Lifecycle callbacks: ``@app.events.on.starting()``, ``.task_success()``, ..."""
+        return self.aio.events
+
+    @property
+    def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
+        """``{provider: replacement}`` for ``Depends`` (for tests)."""
+        return self.aio.dependency_overrides
+
+    def add_plugin(self, plugin: Plugin) -> None:
+        """Add a plugin; see the async app's ``add_plugin``."""
+        self.aio.add_plugin(plugin)
+
+    def remove_plugin(self, plugin: Plugin | type[Plugin]) -> Plugin:
+        """Remove a plugin (or the first of a class)."""
+        return self.aio.remove_plugin(plugin)
+
+    def add_middleware(self, middleware: TaskMiddleware) -> None:
+        """Wrap every task's execution in ``middleware``."""
+        self.aio.add_middleware(middleware)
+
     # -- the loop thread ---------------------------------------------------------------------
 
     def _ensure_portal(self) -> BlockingPortal:
@@ -100,6 +131,11 @@ class QueueTasks:
                 self._loop = LoopThread(f"qtasks-{self.aio.name}-loop")
                 self._loop_thread = self._loop.ident
             return self._loop.portal
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the private loop thread is running (it starts on first use)."""
+        return self._loop is not None
 
     def call(self, func: Callable[[], Awaitable[T]]) -> T:
         """Run a coroutine function on the app's loop and return its result (blocking)."""
@@ -150,7 +186,8 @@ class QueueTasks:
         """Register a task; the same options as the async app's ``task``."""
 
         def register(f: Callable[P, R]) -> SyncTask[P, R]:
-            return SyncTask(self.aio.define(f, options), self.aio, self._run_for_task)
+            definition = self.aio.define(f, options, caller_namespace())
+            return SyncTask(definition, self.aio, self._run_for_task)
 
         return register(func) if func is not None else register
 

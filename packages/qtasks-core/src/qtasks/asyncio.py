@@ -11,7 +11,7 @@ import logging
 import signal
 import time
 import uuid as uuid_module
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
@@ -25,11 +25,18 @@ from anyio.abc import TaskStatus as StartedStatus
 from typing_extensions import ParamSpec, Unpack
 
 from qtasks._groups import single_error
+from qtasks._namespace import caller_namespace
 from qtasks.bound import AsyncTask, _BoundTask
 from qtasks.call import Call
 from qtasks.definition import DEFAULT_QUEUE, TaskDefinition, TaskOptions
 from qtasks.discovery import load_component
-from qtasks.exceptions import ConfigurationError, TaskArgumentError, TaskTimeoutError
+from qtasks.events import Events, EventsPlugin
+from qtasks.exceptions import (
+    ConfigurationError,
+    InjectedArgumentError,
+    TaskArgumentError,
+    TaskTimeoutError,
+)
 from qtasks.executor.default import DefaultExecutor
 from qtasks.interfaces.broker import Broker, OutgoingMessage
 from qtasks.interfaces.executor import TaskExecutor
@@ -40,6 +47,9 @@ from qtasks.interfaces.storage import Storage
 from qtasks.interfaces.worker import Worker
 from qtasks.memory import MemoryBroker, MemoryGlobalConfig, MemoryStorage
 from qtasks.message import TaskMessage
+from qtasks.middleware import TaskMiddleware
+from qtasks.plugins import DependsPlugin, Plugin, Plugins, RetryPlugin
+from qtasks.plugins._entry_points import entry_point_plugins as _entry_points
 from qtasks.registry import TaskRegistry
 from qtasks.serializers.json import JsonSerializer
 from qtasks.starters.default import DefaultStarter
@@ -66,6 +76,11 @@ class QueueTasks:
     Components may be objects or URLs (``broker="redis://127.0.0.1:6379/0"``); with none
     given everything is in memory. A storage or global config left out follows the broker
     when its backend provides one (a Redis broker brings Redis storage), else stays in memory.
+
+    Every app starts with the built-in ``RetryPlugin`` and ``DependsPlugin``, then the plugins
+    installed distributions declare (``entry_point_plugins``: ``None`` loads them all unless
+    ``QTASKS_DISABLE_PLUGIN_AUTOLOAD`` is set, ``False`` none, a list those names), then
+    ``plugins``. ``middlewares`` wrap every task's execution.
     """
 
     def __init__(
@@ -80,6 +95,9 @@ class QueueTasks:
         executor: TaskExecutor | None = None,
         serializer: Serializer | None = None,
         default_queue: str = DEFAULT_QUEUE,
+        plugins: Sequence[Plugin] = (),
+        middlewares: Sequence[TaskMiddleware] = (),
+        entry_point_plugins: bool | Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"the app name must be a non-empty string, got {name!r}")
@@ -108,6 +126,16 @@ class QueueTasks:
         self.current_worker: Worker | None = None
         self._started = False
         self._starting: anyio.Event | None = None
+        #: ``{provider: replacement}``: what ``Depends(provider)`` calls instead (for tests).
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.plugins = Plugins()
+        self._events: Events | None = None
+        self.plugins.add(RetryPlugin())
+        self.plugins.add(DependsPlugin())
+        for plugin in (*_entry_points(self, entry_point_plugins), *plugins):
+            self.add_plugin(plugin)
+        for middleware in middlewares:
+            self.add_middleware(middleware)
 
     @staticmethod
     def _component(kind: Any, value: Any, expected: type[Any]) -> Any:
@@ -150,16 +178,55 @@ class QueueTasks:
             }
         )
 
+    # -- plugins, middlewares, events --------------------------------------------------------
+
+    def add_plugin(self, plugin: Plugin) -> None:
+        """Add a plugin after the ones already there; it sees tasks registered before too."""
+        self.plugins.add(plugin, self.registry)
+
+    def remove_plugin(self, plugin: Plugin | type[Plugin]) -> Plugin:
+        """Remove a plugin (or the first one of a class, such as ``RetryPlugin``)."""
+        return self.plugins.remove(plugin)
+
+    def add_middleware(self, middleware: TaskMiddleware) -> None:
+        """Wrap every task's execution (inside middlewares added earlier)."""
+        self.plugins.add_middleware(middleware)
+
+    @property
+    def events(self) -> Events:
+        """Lifecycle callbacks: ``@app.events.on.starting()``, ``.task_success()``, ..."""
+        if self._events is None:
+            self._events = Events(self._events_changed)
+        return self._events
+
+    def _events_changed(self, events: Events) -> None:
+        found = self.plugins.get(EventsPlugin)
+        if found is None or found.events is not events:
+            self.add_plugin(EventsPlugin(events))
+        else:
+            self.plugins.refresh()
+
     # -- registration ------------------------------------------------------------------------
 
-    def define(self, func: Callable[..., Any], options: TaskOptions) -> TaskDefinition:
-        """Validate and register ``func``; shared by both apps' ``task`` decorators."""
+    def define(
+        self,
+        func: Callable[..., Any],
+        options: TaskOptions,
+        namespace: dict[str, Any] | None = None,
+    ) -> TaskDefinition:
+        """Validate and register ``func``; shared by both apps' ``task`` decorators.
+
+        ``namespace`` holds the names visible where the task was defined (found from the
+        caller's frame when not given), so string annotations of nested functions resolve.
+        """
         opts: dict[str, Any] = dict(options)
         name = opts.pop("name", None) or getattr(func, "__name__", None)
         if not name:
             raise ConfigurationError(f"{func!r} has no __name__; pass @app.task(name=...)")
         opts.setdefault("queue", self.default_queue)
         definition = TaskDefinition(name=name, func=func, **opts)
+        definition.namespace = namespace if namespace is not None else caller_namespace()
+        self.plugins.register(definition)
         self.registry.register(definition)
         return definition
 
@@ -177,7 +244,7 @@ class QueueTasks:
         """Register a task: ``@app.task`` or ``@app.task(name=..., retry=3, ...)``."""
 
         def register(f: Callable[P, R]) -> AsyncTask[P, R]:
-            return AsyncTask(self.define(f, options), self)
+            return AsyncTask(self.define(f, options, caller_namespace()), self)
 
         return register(func) if func is not None else register
 
@@ -205,6 +272,8 @@ class QueueTasks:
             return
         self._started = False
         for component in (self.broker, self.storage, self.global_config):
+            if self.plugins.on_component_stop:
+                await self.plugins.notify(self.plugins.on_component_stop, component)
             try:
                 await component.stop()
             except Exception:
@@ -245,7 +314,7 @@ class QueueTasks:
         name = task if isinstance(task, str) else task.name
         if task_kwargs:
             kwargs = _merge_kwargs(name, kwargs, task_kwargs)
-        message, outgoing = self._message(
+        message = self._message(
             name,
             args=args,
             kwargs=kwargs,
@@ -256,9 +325,16 @@ class QueueTasks:
             parent_uuid=parent_uuid,
             headers=headers,
         )
-        record = message.record(TaskStatus.NEW)
+        plugins = self.plugins
+        if plugins.before_add_task:
+            message = await plugins.replace_value(
+                plugins.before_add_task, message, expect=TaskMessage
+            )
+        record, outgoing = await self._prepare(message)
         await self.start()
         await self.broker.publish(self.storage, [record], [outgoing])
+        if plugins.after_add_task:
+            record = await plugins.replace_value(plugins.after_add_task, record, expect=Task)
         if timeout is not None:
             return await self.wait_result(message.uuid, timeout)
         return record.with_waiter(self)
@@ -295,7 +371,7 @@ class QueueTasks:
                     f"task '{name}': add_tasks items must be tuples, mappings or Call(...), "
                     f"got {type(item).__name__}"
                 )
-            message, outgoing = self._message(
+            message = self._message(
                 name,
                 args=args,
                 kwargs=kwargs,
@@ -306,11 +382,26 @@ class QueueTasks:
                 parent_uuid=None,
                 headers=headers,
             )
-            records.append(message.record(TaskStatus.NEW).with_waiter(self))
+            plugins = self.plugins
+            if plugins.before_add_task:
+                message = await plugins.replace_value(
+                    plugins.before_add_task, message, expect=TaskMessage
+                )
+            record, outgoing = await self._prepare(message)
+            records.append(record.with_waiter(self))
             messages.append(outgoing)
         if messages:
             await self.start()
             await self.broker.publish(self.storage, records, messages)
+            if self.plugins.after_add_task:
+                records = [
+                    (
+                        await self.plugins.replace_value(
+                            self.plugins.after_add_task, record, expect=Task
+                        )
+                    ).with_waiter(self)
+                    for record in records
+                ]
         return records
 
     def _message(
@@ -325,8 +416,14 @@ class QueueTasks:
         eta: datetime | float | None,
         parent_uuid: str | None,
         headers: Mapping[str, Any] | None,
-    ) -> tuple[TaskMessage, OutgoingMessage]:
+    ) -> TaskMessage:
         definition = self.registry.get(name)
+        if (
+            definition is not None
+            and definition.injected
+            and not kwargs.keys().isdisjoint(definition.injected)
+        ):
+            raise InjectedArgumentError(name, list(kwargs.keys() & definition.injected))
         now = time.time()
         if priority is None:
             priority = definition.priority if definition is not None else 0
@@ -334,7 +431,7 @@ class QueueTasks:
             raise TypeError(f"task '{name}': priority must be an int, got {priority!r}")
         if queue is None:
             queue = definition.queue if definition is not None else self.default_queue
-        message = TaskMessage(
+        return TaskMessage(
             uuid=str(uuid_module.uuid4()),
             task_name=name,
             args=tuple(args),
@@ -346,11 +443,24 @@ class QueueTasks:
             eta=_due_time(name, delay, eta, now),
             headers=dict(headers) if headers else {},
         )
+
+    async def _prepare(self, message: TaskMessage) -> tuple[Task, OutgoingMessage]:
+        """Encode ``message`` and make its record, through the plugins that may replace them."""
         try:
             body = message.encode(self.serializer)
         except (TypeError, ValueError) as exc:
-            raise self._argument_error(name, definition, message, exc) from None
-        return message, OutgoingMessage(message.uuid, queue, priority, body, message.eta)
+            definition = self.registry.get(message.task_name)
+            raise self._argument_error(message.task_name, definition, message, exc) from None
+        outgoing = OutgoingMessage(message.uuid, message.queue, message.priority, body, message.eta)
+        record = message.record(TaskStatus.NEW)
+        plugins = self.plugins
+        if plugins.before_broker_send:
+            outgoing = await plugins.replace_value(
+                plugins.before_broker_send, outgoing, expect=OutgoingMessage
+            )
+        if plugins.before_storage_save:
+            record = await plugins.replace_value(plugins.before_storage_save, record, expect=Task)
+        return record, outgoing
 
     def _argument_error(
         self,
@@ -423,6 +533,10 @@ class QueueTasks:
         cancelled = record.copy(
             status=TaskStatus.CANCEL, cancel_reason=reason, finished_at=now, updated_at=now
         )
+        if self.plugins.before_storage_save:
+            cancelled = await self.plugins.replace_value(
+                self.plugins.before_storage_save, cancelled, expect=Task
+            )
         if await self.broker.cancel(uuid, record.queue):
             await self.storage.save([cancelled])
             return True

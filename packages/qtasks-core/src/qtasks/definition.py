@@ -20,6 +20,7 @@ from qtasks.exceptions import TaskDefinitionError
 
 if TYPE_CHECKING:
     from qtasks.interfaces.executor import TaskExecutor
+    from qtasks.middleware import TaskMiddleware
 
 __all__ = ["DEFAULT_QUEUE", "TaskDefinition", "TaskKind", "TaskOptions"]
 
@@ -42,6 +43,7 @@ class TaskOptions(TypedDict, total=False):
     tags: Sequence[str]
     description: str
     executor: TaskExecutor
+    middlewares: Sequence[TaskMiddleware]
     extra: dict[str, Any]
 
 
@@ -104,9 +106,12 @@ class TaskDefinition:
     tags: tuple[str, ...] = ()
     description: str | None = None
     executor: TaskExecutor | None = None
+    middlewares: tuple[TaskMiddleware, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     kind: TaskKind = field(init=False)
     signature: inspect.Signature | None = field(init=False)
+    injected: frozenset[str] = field(init=False, default=frozenset())
+    namespace: dict[str, Any] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         func: Any = self.func  # checked at run time: decorators get called with anything
@@ -135,6 +140,9 @@ class TaskDefinition:
         if not isinstance(self.queue, str) or not self.queue:
             self._fail("queue must be a non-empty string")
         self.tags = tuple(self.tags)
+        self.middlewares = tuple(self.middlewares)
+        if not all(callable(m) for m in self.middlewares):
+            self._fail("middlewares must be async callables (task, call_next)")
         if self.description is None and self.func.__doc__:
             self.description = inspect.cleandoc(self.func.__doc__).split("\n", 1)[0]
 
@@ -188,6 +196,7 @@ class TaskDefinition:
             params = list(self.signature.parameters.values())
             if self.echo:
                 params = params[1:]
+            params = [p for p in params if p.name not in self.injected]
             if index < len(params) and params[index].kind in (
                 inspect.Parameter.POSITIONAL_ONLY,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,

@@ -10,6 +10,8 @@ The tree::
     ├── TaskError                     about one task: carries task_name and uuid
     │   ├── UnknownTaskError          no task of that name is registered
     │   ├── TaskArgumentError         arguments the serializer cannot encode (also a TypeError)
+    │   ├── InjectedArgumentError     a value given for a parameter Depends fills (a TypeError)
+    │   ├── DependencyError           a Depends provider failed before the task could run
     │   ├── TaskTimeoutError          waiting for a result ran out of time
     │   └── MaxTimeExceededError      the task ran longer than its max_time
     ├── BrokerError
@@ -32,7 +34,9 @@ __all__ = [
     "BrokerError",
     "CancelTask",
     "ConfigurationError",
+    "DependencyError",
     "GlobalConfigError",
+    "InjectedArgumentError",
     "MaxTimeExceededError",
     "MessageDecodeError",
     "QTasksError",
@@ -121,6 +125,34 @@ class TaskArgumentError(TaskError, TypeError):
             f"encoded by {serializer} ({cause}). Pass a JSON-compatible value (str, int, float, "
             "bool, None, list, dict) or give the app a serializer that handles this type",
             task_name=task_name,
+        )
+
+
+class InjectedArgumentError(TaskError, TypeError):
+    """``add_task`` was given a value for a parameter that is injected at run time."""
+
+    def __init__(self, task_name: str, names: list[str]) -> None:
+        self.names = sorted(names)
+        listing = ", ".join(f"'{n}'" for n in self.names)
+        super().__init__(
+            f"task '{task_name}': {listing} filled in by the worker (Depends, State or the "
+            "task context); do not pass it to add_task",
+            task_name=task_name,
+        )
+
+
+class DependencyError(TaskError):
+    """A ``Depends`` provider failed while a task's arguments were prepared; the attempt fails.
+
+    ``provider`` names the provider; the original exception is the ``__cause__``.
+    """
+
+    def __init__(self, task_name: str, uuid: str, provider: str, cause: BaseException) -> None:
+        self.provider = provider
+        super().__init__(
+            f"dependency {provider} of task '{task_name}' failed: {type(cause).__name__}: {cause}",
+            task_name=task_name,
+            uuid=uuid,
         )
 
 

@@ -11,12 +11,12 @@ import anyio
 import anyio.to_thread
 
 from qtasks.definition import TaskDefinition, TaskKind
-from qtasks.exceptions import CancelTask, MaxTimeExceededError, Retry
-from qtasks.executor.retry import retry_decision
+from qtasks.exceptions import CancelTask, MaxTimeExceededError
 from qtasks.interfaces.executor import Outcome, TaskCall, TaskExecutor
+from qtasks.middleware import call_through
 from qtasks.task import TaskStatus
 
-__all__ = ["DefaultExecutor"]
+__all__ = ["DefaultExecutor", "failure_outcome"]
 
 _NO_VALUE: Any = object()
 
@@ -28,6 +28,10 @@ class DefaultExecutor(TaskExecutor):
     ``await``; a sync task cannot be interrupted (Python cannot stop a thread), so the attempt
     is reported as timed out at once and the thread is left to finish on its own, its result
     discarded. The same holds for cancelling a running sync task.
+
+    Failures come back as error outcomes; whether one is retried is the retry policy's call
+    (``RetryPlugin``), made after the executor returns. Middlewares wrap ``invoke``, inside the
+    ``max_time`` scope.
     """
 
     async def execute(self, call: TaskCall) -> Outcome:
@@ -39,7 +43,10 @@ class DefaultExecutor(TaskExecutor):
         )
         try:
             with scope:
-                value = await self.invoke(call)
+                if call.middlewares:
+                    value = await call_through(call.middlewares, call, self.invoke)
+                else:
+                    value = await self.invoke(call)
                 return Outcome(TaskStatus.SUCCESS, returning=value)
         except CancelTask as exc:
             return Outcome(TaskStatus.CANCEL, cancel_reason=exc.reason, exception=exc)
@@ -50,16 +57,8 @@ class DefaultExecutor(TaskExecutor):
         return self.failure(call, timeout, with_traceback=False)
 
     def failure(self, call: TaskCall, exc: Exception, *, with_traceback: bool = True) -> Outcome:
-        """Describe a failed attempt, as a retry when the task's policy allows one."""
-        retry, delay, gave_up = retry_decision(call.definition, exc, call.message.attempt)
-        error = f"{type(exc).__name__}: {exc}"
-        if gave_up and isinstance(exc, Retry):
-            error = f"Retry requested ({exc.reason or 'no reason given'}) but {gave_up}"
-        elif gave_up:
-            error = f"{error} ({gave_up})"
-        tb = "".join(traceback.format_exception(exc)) if with_traceback else None
-        status = TaskStatus.RETRY if retry else TaskStatus.ERROR
-        return Outcome(status, error=error, traceback=tb, retry_delay=delay, exception=exc)
+        """Describe a failed attempt as an error outcome (the retry policy may change it)."""
+        return failure_outcome(exc, with_traceback=with_traceback)
 
     async def invoke(self, call: TaskCall) -> Any:
         """Call the function the way its kind needs and return the task's result."""
@@ -130,6 +129,14 @@ class DefaultExecutor(TaskExecutor):
             if handled is _NO_VALUE:
                 handled = await self._handle(definition, value)
             sent = handled
+
+
+def failure_outcome(exc: BaseException, *, with_traceback: bool = True) -> Outcome:
+    """The error outcome for ``exc``: ``Type: message``, with the traceback."""
+    tb = "".join(traceback.format_exception(exc)) if with_traceback else None
+    return Outcome(
+        TaskStatus.ERROR, error=f"{type(exc).__name__}: {exc}", traceback=tb, exception=exc
+    )
 
 
 def _is_async(func: Any) -> bool:

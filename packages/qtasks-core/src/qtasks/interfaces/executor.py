@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qtasks.task import TaskStatus
@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
     from qtasks.context import BaseTaskContext
     from qtasks.definition import TaskDefinition
+    from qtasks.interfaces.worker import Worker
     from qtasks.message import TaskMessage
+    from qtasks.middleware import TaskMiddleware
     from qtasks.task import Task
 
 __all__ = ["Outcome", "TaskCall", "TaskExecutor"]
@@ -26,7 +28,9 @@ class TaskCall:
     ``args`` and ``kwargs`` are what the function receives (with the task object first when
     ``echo=True``). ``record`` is the live record (status process); ``publish_progress``
     stores a yielded value in it so readers see the task advance. ``thread_limiter`` caps the
-    worker threads that sync tasks use.
+    worker threads that sync tasks use. ``worker`` is the worker running the attempt (``None``
+    when the testing kit runs it eagerly); ``middlewares`` wrap the function call, outermost
+    first; ``plugin_data`` is scratch space plugins share for the length of one attempt.
     """
 
     definition: TaskDefinition
@@ -36,6 +40,9 @@ class TaskCall:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     thread_limiter: CapacityLimiter | None = None
+    worker: Worker | None = None
+    middlewares: tuple[TaskMiddleware, ...] = ()
+    plugin_data: dict[Any, Any] = field(default_factory=dict)
 
     async def publish_progress(self, value: Any) -> None:
         """Record a yielded value and store it while the task keeps running."""

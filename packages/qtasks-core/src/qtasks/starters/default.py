@@ -25,12 +25,14 @@ Service = Callable[["QueueTasks"], Awaitable[None]]
 
 
 class DefaultStarter(Starter):
-    """Starts global config, storage, then broker; runs the worker and ``services``; stops all.
+    """Brings components and plugins up in order, runs worker and services, then all down.
 
-    The order follows what depends on what: the broker's ``publish``/``settle`` write to
-    storage, and the worker's first act is to subscribe to the global config. Stopping runs
-    in reverse. A service that fails stops the worker too, so a process never keeps running
-    half of what it was asked to run.
+    Global config, storage and broker start in that order, then plugins hear that the worker
+    starts; stopping runs in reverse. The order follows what depends on what: the broker's
+    ``publish``/``settle`` write to storage, the worker's first act is to subscribe to the
+    global config, and plugins (``on_worker_start``, ``starting`` events) may use any
+    component. A service that fails
+    stops the worker too, so a process never keeps running half of what it was asked to run.
     """
 
     def __init__(self, services: Sequence[Service] = ()) -> None:
@@ -47,8 +49,8 @@ class DefaultStarter(Starter):
         *,
         task_status: StartedStatus[Worker] = TASK_STATUS_IGNORED,
     ) -> None:
-        """Start components, run worker and services, stop components in reverse order."""
-        await app.start()
+        """Start components and plugins, run worker and services, stop all in reverse order."""
+        await self.open(app, worker)
         failures: list[BaseException] = []
         try:
             async with anyio.create_task_group() as group:
@@ -72,7 +74,6 @@ class DefaultStarter(Starter):
                     group.start_soon(run_service, service)
                 task_status.started(started)
         finally:
-            with anyio.CancelScope(shield=True):
-                await app.stop()
+            await self.close(app, worker)
         if failures:
             raise failures[0]

@@ -8,7 +8,8 @@ Five coroutines share one worker's state:
   per batch (a conditional write that skips tasks cancelled or finished meanwhile) and starts
   them, never more than ``concurrency`` at a time.
 * ``_run`` executes one attempt inside its own cancel scope and turns the outcome into a
-  record, a retry message and an ack.
+  record, a retry message and an ack; the attempt itself (plugin hooks, executor, record)
+  is in ``_attempt``, which the testing kit's eager mode shares.
 * ``_settle_loop`` stores records, sends retries and acks deliveries, all finished tasks since
   its last round in one ``broker.settle`` call; the ack comes after the result is stored.
 * ``_control_loop`` and ``_heartbeat_loop`` listen for cancel requests and keep the broker and
@@ -28,28 +29,32 @@ import logging
 import os
 import socket
 import time
-import traceback
 import uuid as uuid_module
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.from_thread
 from anyio import TASK_STATUS_IGNORED
 from anyio.abc import TaskGroup
 from anyio.abc import TaskStatus as StartedStatus
 
 from qtasks._signal import Signal
-from qtasks.bound import AsyncTask, SyncTask
-from qtasks.context import BaseTaskContext, SyncTaskContext, TaskContext
+from qtasks.context import BaseTaskContext
 from qtasks.exceptions import ConfigurationError, MessageDecodeError, UnknownTaskError
 from qtasks.interfaces.broker import Delivery, OutgoingMessage
-from qtasks.interfaces.executor import Outcome, TaskCall
+from qtasks.interfaces.executor import Outcome
 from qtasks.interfaces.worker import Worker
 from qtasks.message import TaskMessage
-from qtasks.task import STARTABLE_STATUSES, Attempt, Task, TaskStatus, utcnow
+from qtasks.task import STARTABLE_STATUSES, Task, TaskStatus, utcnow
+from qtasks.worker._attempt import (
+    abandon_attempt,
+    build_call,
+    conclude_attempt,
+    conclude_quietly,
+    execute_attempt,
+    executor_failure,
+)
 
 if TYPE_CHECKING:
     from qtasks.asyncio import QueueTasks
@@ -300,7 +305,13 @@ class QueueWorker(Worker):
 
     async def _accept(self, deliveries: list[Delivery]) -> None:
         registry = self._registry
+        plugins = self._app.plugins
         added = False
+        if plugins.on_broker_receive:
+            deliveries = [
+                await plugins.replace_value(plugins.on_broker_receive, d, expect=Delivery)
+                for d in deliveries
+            ]
         for delivery in deliveries:
             try:
                 message = TaskMessage.decode(delivery.body, self._serializer)
@@ -383,6 +394,8 @@ class QueueWorker(Worker):
                 record.started_at = record.updated_at = now
                 item.record = record
                 records.append(record)
+            if self._app.plugins.before_storage_save:
+                records = await self._stored_form(batch, records)
             try:
                 allowed = await self._storage.save(records, only_if=STARTABLE_STATUSES)
             except Exception as exc:
@@ -407,100 +420,65 @@ class QueueWorker(Worker):
                     self._held.pop(item.message.uuid, None)
                     self._queue_settle(None, item.delivery)
 
+    async def _stored_form(self, batch: list[_Item], records: list[Task]) -> list[Task]:
+        plugins = self._app.plugins
+        out = []
+        for item, record in zip(batch, records, strict=True):
+            item.record = await plugins.replace_value(
+                plugins.before_storage_save, record, expect=Task
+            )
+            out.append(item.record)
+        return out
+
     # -- run ---------------------------------------------------------------------------------
 
     async def _run(self, item: _Item) -> None:
         app = self._app
-        definition = item.definition
-        message = item.message
-        record = item.record
-        assert record is not None
-        context: BaseTaskContext
-        args: tuple[Any, ...] = message.args
-        if definition.kind.is_async:
-            context = TaskContext(app, definition, message, record)
-            if definition.echo:
-                args = (AsyncTask(definition, app, context), *args)
-        else:
-            context = SyncTaskContext(app, definition, message, record)
-            if definition.echo:
-                args = (SyncTask(definition, app, anyio.from_thread.run, context), *args)
-        item.context = context
-        call = TaskCall(
-            definition, message, record, context, args, dict(message.kwargs), self._limiter
+        assert item.record is not None
+        hooks = app.plugins.for_task(item.definition)
+        call = build_call(
+            app,
+            item.definition,
+            item.message,
+            item.record,
+            worker=self,
+            limiter=self._limiter,
+            hooks=hooks,
         )
-        executor = definition.executor or app.executor
+        item.context = call.context
         outcome: Outcome | None = None
         with anyio.CancelScope() as scope:
             item.scope = scope
             if item.cancel_reason is not None:
                 scope.cancel()
             try:
-                outcome = await executor.execute(call)
+                outcome = await execute_attempt(app, call, hooks)
             except Exception as exc:
-                outcome = Outcome(
-                    TaskStatus.ERROR,
-                    error=f"executor {type(executor).__name__} failed: {exc!r}",
-                    traceback="".join(traceback.format_exception(exc)),
-                    exception=exc,
-                )
+                outcome = executor_failure(app, call, exc)
         item.scope = None
+        if outcome is None and item.cancel_reason is None:
+            self._active -= 1
+            self._dispatch.fire()
+            self._progress.fire()
+            await abandon_attempt(app, call, hooks)
+            await self._hand_back([item], started=True)
+            return
+        if outcome is None:
+            outcome = Outcome(TaskStatus.CANCEL, cancel_reason=item.cancel_reason)
+        concluded = conclude_quietly(app, call, outcome, hooks)
+        if concluded is None:
+            concluded = await conclude_attempt(app, call, outcome, hooks)
+        record, outcome, send = concluded
         self._active -= 1
         self._dispatch.fire()
         self._progress.fire()
-        if outcome is None:
-            if item.cancel_reason is None:
-                await self._hand_back([item], started=True)
-                return
-            outcome = Outcome(TaskStatus.CANCEL, cancel_reason=item.cancel_reason)
-        self._finish(item, record, outcome)
+        self._finish(item, record, outcome, send)
 
-    def _finish(self, item: _Item, record: Task, outcome: Outcome) -> None:
+    def _finish(
+        self, item: _Item, record: Task, outcome: Outcome, send: OutgoingMessage | None
+    ) -> None:
         message = item.message
-        status = outcome.status
-        if status is TaskStatus.SUCCESS:
-            try:
-                self._serializer.dumps(outcome.returning)
-            except (TypeError, ValueError) as exc:
-                outcome = Outcome(
-                    TaskStatus.ERROR,
-                    error=(
-                        f"TypeError: the result of task '{message.task_name}' "
-                        f"({type(outcome.returning).__name__}) cannot be stored by "
-                        f"{self._serializer.name}: {exc}. Return JSON-compatible data or "
-                        "give the app a serializer that handles this type"
-                    ),
-                )
-                status = TaskStatus.ERROR
-        now = utcnow()
-        attempt = Attempt(message.attempt, status, record.started_at, now, outcome.error)
-        record.status = status
-        record.updated_at = now
-        record.attempts.append(attempt)
-        record.returning = outcome.returning if status is TaskStatus.SUCCESS else None
-        record.error = outcome.error
-        record.traceback = outcome.traceback
-        record.cancel_reason = outcome.cancel_reason if status is TaskStatus.CANCEL else None
-        sends: tuple[OutgoingMessage, ...] = ()
-        if status is TaskStatus.RETRY:
-            eta = time.time() + outcome.retry_delay if outcome.retry_delay > 0 else None
-            record.eta = None if eta is None else datetime.fromtimestamp(eta, timezone.utc)
-            following = TaskMessage(
-                uuid=message.uuid,
-                task_name=message.task_name,
-                args=message.args,
-                kwargs=message.kwargs,
-                priority=message.priority,
-                queue=message.queue,
-                created_at=message.created_at,
-                attempt=message.attempt + 1,
-                parent_uuid=message.parent_uuid,
-                eta=eta,
-                history=[*message.history, attempt.to_dict()],
-                headers=message.headers,
-            )
-            body = following.encode(self._serializer)
-            sends = (OutgoingMessage(message.uuid, message.queue, message.priority, body, eta),)
+        if outcome.status is TaskStatus.RETRY:
             logger.info(
                 "task %s (%s) attempt %d failed, retrying in %.2fs: %s",
                 message.task_name,
@@ -509,16 +487,14 @@ class QueueWorker(Worker):
                 outcome.retry_delay,
                 outcome.error,
             )
-        else:
-            record.finished_at = now
-            if status is TaskStatus.ERROR:
-                logger.warning(
-                    "task %s (%s) failed: %s", message.task_name, message.uuid, outcome.error
-                )
+        elif outcome.status is TaskStatus.ERROR:
+            logger.warning(
+                "task %s (%s) failed: %s", message.task_name, message.uuid, outcome.error
+            )
         item.state = _State.DONE
         self._held.pop(message.uuid, None)
         self.processed += 1
-        self._queue_settle(record, item.delivery, sends)
+        self._queue_settle(record, item.delivery, () if send is None else (send,))
 
     # -- settle ------------------------------------------------------------------------------
 
