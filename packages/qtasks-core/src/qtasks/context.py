@@ -53,7 +53,6 @@ class BaseTaskContext:
         self._definition = definition
         self._message = message
         self._record = record
-        self._interrupted = threading.Event()
         self._interrupt_reason = ""
 
     @property
@@ -117,7 +116,6 @@ class BaseTaskContext:
     def interrupt(self, reason: str) -> None:
         """Called by the worker when the task is cancelled, to wake a blocking ``sleep``."""
         self._interrupt_reason = reason
-        self._interrupted.set()
 
     async def save_progress(self) -> None:
         """Store the live record (with its progress) while the task runs."""
@@ -143,6 +141,22 @@ class TaskContext(BaseTaskContext):
 
 class SyncTaskContext(BaseTaskContext):
     """The context of a sync task: the same helpers, blocking the task's thread."""
+
+    def __init__(
+        self,
+        app: QueueTasks,
+        definition: TaskDefinition,
+        message: TaskMessage,
+        record: Task,
+    ) -> None:
+        super().__init__(app, definition, message, record)
+        # Only a thread can be woken this way; async tasks are interrupted by cancellation.
+        self._interrupted = threading.Event()
+
+    def interrupt(self, reason: str) -> None:
+        """Wake a ``sleep`` in the task's thread, which then raises ``CancelTask``."""
+        super().interrupt(reason)
+        self._interrupted.set()
 
     def sleep(self, seconds: float) -> None:
         """Sleep in the task's thread; returns early by raising ``CancelTask`` if cancelled."""

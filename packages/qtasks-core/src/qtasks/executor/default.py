@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import traceback
 from functools import partial
 from typing import Any
@@ -36,25 +35,25 @@ class DefaultExecutor(TaskExecutor):
 
     async def execute(self, call: TaskCall) -> Outcome:
         """Run one attempt; failures become outcomes, never exceptions."""
-        definition = call.definition
-        limit = definition.max_time
-        scope = anyio.CancelScope(
-            deadline=anyio.current_time() + limit if limit is not None else math.inf
-        )
+        limit = call.definition.max_time
+        if limit is None:  # no deadline: no cancel scope to pay for on the hot path
+            return await self._attempt(call)
+        with anyio.CancelScope(deadline=anyio.current_time() + limit):
+            return await self._attempt(call)
+        timeout = MaxTimeExceededError(call.definition.name, call.message.uuid, limit)
+        return self.failure(call, timeout, with_traceback=False)
+
+    async def _attempt(self, call: TaskCall) -> Outcome:
         try:
-            with scope:
-                if call.middlewares:
-                    value = await call_through(call.middlewares, call, self.invoke)
-                else:
-                    value = await self.invoke(call)
-                return Outcome(TaskStatus.SUCCESS, returning=value)
+            if call.middlewares:
+                value = await call_through(call.middlewares, call, self.invoke)
+            else:
+                value = await self.invoke(call)
         except CancelTask as exc:
             return Outcome(TaskStatus.CANCEL, cancel_reason=exc.reason, exception=exc)
         except Exception as exc:
             return self.failure(call, exc)
-        assert limit is not None
-        timeout = MaxTimeExceededError(definition.name, call.message.uuid, limit)
-        return self.failure(call, timeout, with_traceback=False)
+        return Outcome(TaskStatus.SUCCESS, returning=value)
 
     def failure(self, call: TaskCall, exc: Exception, *, with_traceback: bool = True) -> Outcome:
         """Describe a failed attempt as an error outcome (the retry policy may change it)."""
