@@ -5,10 +5,13 @@ Order, for every system (each step starts from what the previous one left):
 1. W1: enqueue ``tasks`` no-op tasks one call at a time (no worker running); they stay queued.
 2. W2: start one worker and time it draining them: from launch to the last completion (drain),
    from the first completion to the last (steady), and launch to first completion (start-up).
+   A system still draining after ``drain_budget`` seconds is measured on what it finished
+   (the row says how many); its queue is then purged and its worker restarted.
 3. W3: with that worker warm and idle, sequential round trips: enqueue then wait through the
-   library's result API (native), then enqueue a probe task and BLPOP what it pushes (blpop).
+   library's result API (native), then enqueue a probe task and BLPOP what it pushes (blpop),
+   each for ``roundtrips`` rounds or ``roundtrip_budget`` seconds, whichever comes first.
 4. Stop the worker. W4: queue ``sleep_tasks`` tasks that sleep ``sleep_seconds``, start a
-   worker, time the first completion to the last.
+   worker, time the first completion to the last (within ``drain_budget`` as for W2).
 5. Stop the worker. W1 bulk, where the library has a bulk API: the same ``tasks`` no-op tasks
    in chunks of ``bulk_chunk``. The driver clears the server after the system is done.
 
@@ -46,7 +49,8 @@ class Sizes:
     tasks: int = 10_000
     roundtrips: int = 200
     warmup: int = 5
-    roundtrip_budget: float = 30.0
+    roundtrip_budget: float = 20.0
+    drain_budget: float = 60.0
     sleep_tasks: int = 2_000
     sleep_seconds: float = 0.01
     bulk_chunk: int = 1_000
@@ -60,7 +64,14 @@ class Sizes:
 
 
 #: ``--quick``: a smoke run that exercises every phase in seconds per system.
-QUICK = Sizes(tasks=1_000, roundtrips=50, warmup=3, roundtrip_budget=10.0, sleep_tasks=200)
+QUICK = Sizes(
+    tasks=1_000,
+    roundtrips=50,
+    warmup=3,
+    roundtrip_budget=10.0,
+    drain_budget=30.0,
+    sleep_tasks=200,
+)
 
 
 class PhaseError(Exception):
@@ -82,8 +93,28 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-async def _watch(system: System, key: str, target: int, sizes: Sizes) -> tuple[float, int, float]:
-    """Poll ``key`` until it reaches ``target``: (first seen time, count then, last time)."""
+@dataclass(frozen=True)
+class _Drained:
+    started: float
+    first: float
+    first_count: int
+    last: float
+    count: int
+
+    def rates(self) -> dict[str, Any]:
+        """Drain rate from launch, steady rate from the first completion, start-up time."""
+        spread = self.last - self.first
+        return {
+            "done": self.count,
+            "seconds": self.last - self.started,
+            "drain_per_s": self.count / (self.last - self.started),
+            "steady_per_s": (self.count - self.first_count) / spread if spread > 0 else None,
+            "startup_s": self.first - self.started,
+        }
+
+
+async def _watch(system: System, key: str, target: int, sizes: Sizes, started: float) -> _Drained:
+    """Poll ``key`` until it reaches ``target`` or ``drain_budget`` runs out."""
     first: float | None = None
     first_count = 0
     seen, changed = 0, time.perf_counter()
@@ -92,9 +123,9 @@ async def _watch(system: System, key: str, target: int, sizes: Sizes) -> tuple[f
         now = time.perf_counter()
         if count and first is None:
             first, first_count = now, count
-        if count >= target:
+        if count >= target or (first is not None and now - started > sizes.drain_budget):
             assert first is not None
-            return first, first_count, now
+            return _Drained(started, first, first_count, now, count)
         if count != seen:
             seen, changed = count, now
         elif now - changed > sizes.stall_timeout:
@@ -124,15 +155,13 @@ async def w2_drain(system: System, sizes: Sizes) -> dict[str, Any]:
     """W2: one worker drains the W1 tasks; the worker keeps running for W3."""
     started = time.perf_counter()
     await system.start_worker()
-    first, first_count, last = await _watch(system, KEY_W2, sizes.tasks, sizes)
-    steady = (sizes.tasks - first_count) / (last - first) if last > first else None
-    return {
-        "tasks": sizes.tasks,
-        "seconds": last - started,
-        "drain_per_s": sizes.tasks / (last - started),
-        "steady_per_s": steady,
-        "startup_s": first - started,
-    }
+    drained = await _watch(system, KEY_W2, sizes.tasks, sizes, started)
+    if drained.count < sizes.tasks:
+        # Out of budget: W3 needs an idle worker and an empty queue.
+        await system.stop_worker()
+        await system.purge()
+        await system.start_worker()
+    return {"tasks": sizes.tasks, **drained.rates()}
 
 
 async def _roundtrips(
@@ -211,18 +240,18 @@ async def w4_sleep(system: System, sizes: Sizes) -> dict[str, Any]:
     started = time.perf_counter()
     await system.start_worker()
     try:
-        first, first_count, last = await _watch(system, KEY_W4, sizes.sleep_tasks, sizes)
+        drained = await _watch(system, KEY_W4, sizes.sleep_tasks, sizes, started)
     finally:
         await system.stop_worker()
-    rate = (sizes.sleep_tasks - first_count) / (last - first) if last > first else None
-    ceiling = system.concurrency / sizes.sleep_seconds
+    rates = drained.rates()
     return {
         "tasks": sizes.sleep_tasks,
         "sleep_s": sizes.sleep_seconds,
-        "per_s": rate,
-        "ceiling_per_s": ceiling,
-        "startup_s": first - started,
-        "seconds": last - started,
+        "per_s": rates["steady_per_s"],
+        "ceiling_per_s": system.concurrency / sizes.sleep_seconds,
+        "done": drained.count,
+        "startup_s": rates["startup_s"],
+        "seconds": rates["seconds"],
     }
 
 

@@ -56,13 +56,12 @@ def _cell(system: Mapping[str, Any], phase: str, field: str) -> str:
         failed = any(phase in rep.get("errors", {}) for rep in system["reps"])
         return "error" if failed or system["reps"] else "n/a"
     text = _number(value)
-    if phase in _ROUNDTRIP_PHASES:
-        counts = [
-            rep["phases"][phase]["count"] for rep in system["reps"] if phase in rep["phases"]
-        ]
-        requested = system["median"][phase].get("requested", 0)
-        if counts and min(counts) < requested:
-            text += f" (n={min(counts)})"
+    # Say when a phase stopped at its time budget: on how many tasks the figure rests.
+    done, wanted = ("count", "requested") if phase in _ROUNDTRIP_PHASES else ("done", "tasks")
+    runs = [rep["phases"][phase] for rep in system["reps"] if phase in rep["phases"]]
+    short = [run[done] for run in runs if done in run and run[done] < run.get(wanted, 0)]
+    if short and field != "startup_s":
+        text += f" (n={min(short):,})"
     return text
 
 
@@ -80,8 +79,11 @@ def table(systems: Mapping[str, Mapping[str, Any]]) -> str:
 
 def spread_table(systems: Mapping[str, Mapping[str, Any]]) -> str:
     """Per-repetition values of the throughput columns (how much runs differ)."""
-    picked = (("W1 enq/s", "w1", "per_s"), ("W2 drain/s", "w2", "drain_per_s"))
-    picked += (("W4 sleep/s", "w4", "per_s"),)
+    picked = (
+        ("W1 enq/s", "w1", "per_s"),
+        ("W2 drain/s", "w2", "drain_per_s"),
+        ("W4 sleep/s", "w4", "per_s"),
+    )
     lines = ["| system | " + " | ".join(p[0] for p in picked) + " |", "|---|---|---|---|"]
     for name, system in systems.items():
         if system.get("not_installed"):
@@ -126,6 +128,9 @@ def markdown(report: Mapping[str, Any]) -> str:
     out += ["Settings:", ""]
     out += [f"- `{name}`: {s['summary']}" for name, s in report["systems"].items()]
     out += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
+    origins = report.get("origins", {})
+    if origins:
+        out += ["QTasks from: " + "; ".join(f"{k} {v}" for k, v in origins.items()), ""]
     problems = [
         f"- `{name}` rep {i + 1} {phase}: {message.splitlines()[0]}"
         for name, s in report["systems"].items()

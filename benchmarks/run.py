@@ -96,6 +96,31 @@ def _versions(systems: dict[str, type[System]]) -> dict[str, str]:
     return found
 
 
+def _origins() -> dict[str, str]:
+    """Where each installed qtasks distribution came from (a checkout path and its commit)."""
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        raw = dist.read_text("direct_url.json")
+        if not name.startswith("qtasks") or not raw:
+            continue
+        url: str = json.loads(raw).get("url", "")
+        origin = url
+        if url.startswith("file://"):
+            path = url.removeprefix("file://")
+            git = ["git", "-C", path]
+            with contextlib.suppress(OSError, subprocess.CalledProcessError):
+                head = subprocess.run(
+                    [*git, "rev-parse", "--short", "HEAD"], capture_output=True, check=True
+                ).stdout.decode()
+                dirty = subprocess.run(
+                    [*git, "status", "--porcelain", "."], capture_output=True, check=True
+                ).stdout.strip()
+                origin += f" @ {head.strip()}" + (" (with uncommitted changes)" if dirty else "")
+        found[name] = origin
+    return found
+
+
 def _output_path(options: argparse.Namespace, date: str) -> Path:
     if options.json is not None:
         path: Path = options.json
@@ -114,11 +139,9 @@ def _run_client(
     """One system, one repetition, in a fresh process; a failure becomes an error entry."""
     config = workdir / f"{name.replace('@', '-')}.{rep}.config.json"
     result = config.with_suffix(".result.json")
-    config.write_text(
-        json.dumps({"system": name, "sizes": sizes.as_dict(), "result": str(result)})
-    )
+    config.write_text(json.dumps({"system": name, "sizes": sizes.as_dict(), "result": str(result)}))
     command = [env.python, "-m", "benchmarks._client", str(config)]
-    process = subprocess.Popen(command, env=env.child_env(), cwd=env.root)  # noqa: S603
+    process = subprocess.Popen(command, env=env.child_env(), cwd=env.root)
     try:
         code = process.wait(CLIENT_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -171,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             "load_before": [round(x, 2) for x in os.getloadavg()],
         },
         "versions": _versions(selected),
+        "origins": _origins(),
         "servers": {},
         "logs": str(workdir),
         "systems": {},

@@ -122,9 +122,7 @@ def open_server(options: argparse.Namespace) -> Iterator[RedisServer]:
     workdir = tempfile.mkdtemp(prefix="qtasks-bench-redis-")
     command = [binary, "--bind", LOOPBACK, "--port", str(port), "--save", ""]
     command += ["--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"]
-    process = subprocess.Popen(  # noqa: S603 - a redis-server binary found or named by the user
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://{LOOPBACK}:{port}/0"
     try:
         _wait_ready(url, timeout=10)

@@ -178,6 +178,10 @@ class System(ABC):
         """Stop the worker and wait until it is gone."""
 
     @abstractmethod
+    async def purge(self) -> None:
+        """Drop every queued task (with the worker stopped); only after W2 ran out of time."""
+
+    @abstractmethod
     def worker_problem(self) -> str | None:
         """Why the worker cannot be making progress (it exited), or None."""
 

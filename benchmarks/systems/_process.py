@@ -37,7 +37,7 @@ class WorkerProcess:
         self._output = self.log.open("ab")
         self._output.write(f"\n$ {' '.join(self.command)}\n".encode())
         self._output.flush()
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        self._process = subprocess.Popen(
             self.command,
             stdout=self._output,
             stderr=subprocess.STDOUT,
@@ -65,10 +65,8 @@ class WorkerProcess:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + grace
-                while process.poll() is None and loop.time() < deadline:
-                    await asyncio.sleep(0.02)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    await asyncio.to_thread(process.wait, grace)
             # The group may outlive its leader (forked children); end it either way.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)

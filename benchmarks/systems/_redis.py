@@ -41,10 +41,10 @@ class RedisSystem(System):
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
-    async def connect(self) -> None:  # noqa: B027 - optional hook
+    async def connect(self) -> None:
         """Create the library's producer objects."""
 
-    async def disconnect(self) -> None:  # noqa: B027 - optional hook
+    async def disconnect(self) -> None:
         """Close what ``connect`` created."""
 
     def worker_command(self) -> list[str]:
@@ -97,6 +97,12 @@ class RedisSystem(System):
         if worker is not None:
             await worker.stop()
 
+    async def purge(self) -> None:
+        # The bench Redis is private to the run (or dedicated with --redis-url), so clearing
+        # the whole database is safe and reaches every library's own keys alike.
+        assert self._counter is not None, "open() first"
+        await self._counter.flushdb()
+
     def worker_problem(self) -> str | None:
         if self._worker is None:
             return "no worker is running"
@@ -115,5 +121,5 @@ class RedisSystem(System):
             popped = self._probe_sync.blpop([key], timeout=timeout)
         if popped is None:
             return None
-        value: bytes = popped[1]
-        return value.decode()
+        value: bytes | str = popped[1]
+        return value.decode() if isinstance(value, bytes) else value

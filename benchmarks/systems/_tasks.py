@@ -25,7 +25,7 @@ _async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
 
 
 def _client() -> redis.Redis:
-    global _sync  # noqa: PLW0603 - one client per process, made on first use
+    global _sync
     pid = os.getpid()
     if _sync is None or _sync[0] != pid:
         import redis
@@ -35,7 +35,7 @@ def _client() -> redis.Redis:
 
 
 def _aclient() -> redis.asyncio.Redis:
-    global _async  # noqa: PLW0603 - one client per event loop, made on first use
+    global _async
     loop = asyncio.get_running_loop()
     if _async is None or _async[0] is not loop:
         import redis.asyncio

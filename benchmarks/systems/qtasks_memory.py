@@ -92,6 +92,9 @@ class QTasksMemory(QTasksProducer, System):
         if serving is not None:
             await serving.aclose()
 
+    async def purge(self) -> None:
+        await self.app.broker.purge([self.app.default_queue])
+
     def worker_problem(self) -> str | None:
         # A worker that crashed cancels the harness through app.running()'s task group.
         return None if self._serving is not None else "no worker is running"

@@ -69,7 +69,8 @@ class RqPool(RedisSystem):
             raise RuntimeError(f"job {job.id} ended as {result.type}: {result.exc_string}")
 
     async def queued(self) -> int | None:
-        return self.queue.count
+        count: int = self.queue.count
+        return count
 
     def worker_command(self) -> list[str]:
         return [
