@@ -10,11 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from ._harness import Sizes, run_system
 from .systems import Environment, get
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM from the driver (a timed-out run) unwinds like Ctrl-C, so the worker is stopped.
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str]) -> None:
@@ -22,6 +29,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         sys.exit("usage: python -m benchmarks._client CONFIG.json")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
     config = json.loads(Path(argv[0]).read_text())
     system = get(config["system"])(Environment.current())
     result = asyncio.run(run_system(system, Sizes(**config["sizes"])))

@@ -226,8 +226,13 @@ def main(argv: list[str] | None = None) -> None:
             root=str(ROOT),
             logdir=str(workdir),
         )
+        names = list(runnable)
         for rep in range(options.repeat):
-            for name, system in runnable.items():
+            # Each repetition starts one system later, so slow drift in the machine's load
+            # does not always land on the same systems.
+            shift = rep % len(names) if names else 0
+            for name in names[shift:] + names[:shift]:
+                system = runnable[name]
                 print(f"[rep {rep + 1}/{options.repeat}] {name}", flush=True)
                 if system.server is not None:
                     running[system.server].reset()
