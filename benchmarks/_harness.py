@@ -125,7 +125,8 @@ async def _watch(system: System, key: str, target: int, sizes: Sizes, started: f
             first, first_count = now, count
         if count >= target or (first is not None and now - started > sizes.drain_budget):
             assert first is not None
-            return _Drained(started, first, first_count, now, count)
+            # More INCRs than tasks would be duplicate executions: counted apart, not as speed.
+            return _Drained(started, first, first_count, now, min(count, target))
         if count != seen:
             seen, changed = count, now
         elif now - changed > sizes.stall_timeout:
@@ -308,7 +309,9 @@ async def run_system(system: System, sizes: Sizes) -> dict[str, Any]:
             if system.probe:
                 await phase("w3_blpop", lambda: w3_blpop(system, sizes))
             await system.stop_worker()
+            await _count_duplicates(system, phases.get("w2"), KEY_W2)
             await phase("w4", lambda: w4_sleep(system, sizes))
+            await _count_duplicates(system, phases.get("w4"), KEY_W4)
             if system.bulk:
                 await phase("w1_bulk", lambda: w1_bulk(system, sizes))
     finally:
@@ -316,6 +319,16 @@ async def run_system(system: System, sizes: Sizes) -> dict[str, Any]:
     result["counters"] = dict(system.counters)
     result["load_after"] = _load()
     return result
+
+
+async def _count_duplicates(system: System, data: dict[str, Any] | None, key: str) -> None:
+    """With the worker stopped, compare executions with tasks: extra runs are duplicates."""
+    if data is None or data["done"] < data["tasks"]:
+        return  # cut short by the budget (and maybe purged): nothing to compare
+    executions = await system.completions(key)
+    data["executions"] = executions
+    if executions > data["tasks"]:
+        system.counters[f"{key} duplicate executions"] = executions - data["tasks"]
 
 
 def _brief(data: dict[str, Any]) -> str:
