@@ -96,6 +96,13 @@ def spread_table(systems: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _redis_line(redis: Mapping[str, Any] | None) -> str:
+    if not redis:
+        return "no Redis."
+    where = "a private redis-server started for the run" if redis["private"] else redis["url"]
+    return f"Redis {redis['version']} ({where})."
+
+
 def markdown(report: Mapping[str, Any]) -> str:
     """RESULTS.md: the table, how it was measured, and what failed."""
     meta = report["machine"]
@@ -103,14 +110,15 @@ def markdown(report: Mapping[str, Any]) -> str:
     out = [
         f"# Benchmark results, {report['date']}",
         "",
-        "Produced by `python -m nox -s bench"
-        + (" -- " + " ".join(report["argv"]) if report["argv"] else "")
-        + "`; see [docs/benchmarks.md](../docs/benchmarks.md) for what each column means. "
-        "Figures from a shared machine: compare systems within this run, not with other runs.",
+        "Command: `python -m benchmarks.run"
+        + (" " + " ".join(report["argv"]) if report["argv"] else "")
+        + "` (what `python -m nox -s bench` runs); see "
+        "[docs/benchmarks.md](../docs/benchmarks.md) for what each column means. Figures from "
+        "a shared machine: compare systems within this run, not with other runs.",
         "",
         f"Machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}; "
-        f"Redis {report['servers'].get('redis', {}).get('version', 'n/a')} "
-        f"(private server: {report['servers'].get('redis', {}).get('private', 'n/a')}). "
+        + _redis_line(report.get("servers", {}).get("redis"))
+        + " "
         f"Load average (1/5/15 min) before: {meta['load_before']}, after: {meta['load_after']}. "
         f"Run took {report['duration_s']:.0f} s, {report['repeat']} repetition(s); "
         "the table shows medians.",
