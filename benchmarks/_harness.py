@@ -23,6 +23,7 @@ fails the phase with its log attached instead of hanging the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -300,7 +301,14 @@ async def run_system(system: System, sizes: Sizes) -> dict[str, Any]:
         _say(system, f"{name} {_brief(phases[name])}")
         return True
 
-    await system.open()
+    try:
+        await system.open()
+    except Exception:
+        errors["open"] = traceback.format_exc()
+        _say(system, f"could not connect: {errors['open'].splitlines()[-1]}")
+        with contextlib.suppress(Exception):
+            await system.close()
+        return result
     try:
         ok = await phase("w1", lambda: w1_enqueue(system, sizes))
         ok = ok and await phase("w2", lambda: w2_drain(system, sizes))

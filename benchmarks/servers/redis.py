@@ -106,6 +106,12 @@ def _wait_ready(url: str, timeout: float) -> None:
 def open_server(options: argparse.Namespace) -> Iterator[RedisServer]:
     """The Redis for this run: ``--redis-url`` as given, else a private redis-server."""
     if options.redis_url:
+        import redis
+
+        try:
+            _wait_ready(options.redis_url, timeout=2)
+        except redis.RedisError as exc:
+            raise SystemExit(f"--redis-url {_redact(options.redis_url)}: {exc}") from None
         server = RedisServer(options.redis_url, private=False)
         try:
             yield server
