@@ -162,27 +162,15 @@ def _run_client(
     return data
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the options, run every selected system, print and save the results."""
-    argv = sys.argv[1:] if argv is None else argv
-    options = _parser().parse_args(argv)
-    known = discover()
-    if options.list:
-        for name, system in known.items():
-            missing = system.missing()
-            state = f"not installed ({missing} missing)" if missing else "installed"
-            print(f"{name:20} {state:36} {system.summary}")
-        return
-    if options.repeat < 1:
-        raise SystemExit("--repeat must be at least 1")
-    selected = _select(known, options.systems)
-    sizes = _sizes(options)
-    runnable = {n: s for n, s in selected.items() if s.missing() is None}
-    started = time.time()
-    date = datetime.date.today().isoformat()
-    workdir = Path(tempfile.mkdtemp(prefix="qtasks-bench-"))
+def _new_report(
+    options: argparse.Namespace,
+    argv: list[str],
+    sizes: Sizes,
+    selected: dict[str, type[System]],
+    workdir: Path,
+) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "date": date,
+        "date": datetime.date.today().isoformat(),
         "argv": argv,
         "quick": options.quick,
         "repeat": options.repeat,
@@ -211,12 +199,17 @@ def main(argv: list[str] | None = None) -> None:
         if missing:
             entry["not_installed"] = f"{missing} is not installed"
         report["systems"][name] = entry
-    load = report["machine"]["load_before"]
-    print(
-        f"qtasks bench: {len(runnable)} of {len(selected)} systems installed; "
-        f"load {load}; sizes {sizes.as_dict()}; logs in {workdir}",
-        flush=True,
-    )
+    return report
+
+
+def _run_all(
+    report: dict[str, Any],
+    runnable: dict[str, type[System]],
+    options: argparse.Namespace,
+    sizes: Sizes,
+    workdir: Path,
+) -> None:
+    """Every repetition of every runnable system, the server cleared around each."""
     kinds = {s.server for s in runnable.values() if s.server is not None}
     with servers.open_servers(kinds, options) as running:
         report["servers"] = {kind: server.describe() for kind, server in running.items()}
@@ -240,11 +233,39 @@ def main(argv: list[str] | None = None) -> None:
                 report["systems"][name]["reps"].append(data)
                 if system.server is not None:
                     running[system.server].reset()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the options, run every selected system, print and save the results."""
+    argv = sys.argv[1:] if argv is None else argv
+    options = _parser().parse_args(argv)
+    known = discover()
+    if options.list:
+        for name, system in known.items():
+            missing = system.missing()
+            state = f"not installed ({missing} missing)" if missing else "installed"
+            print(f"{name:20} {state:36} {system.summary}")
+        return
+    if options.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    selected = _select(known, options.systems)
+    sizes = _sizes(options)
+    runnable = {n: s for n, s in selected.items() if s.missing() is None}
+    started = time.time()
+    workdir = Path(tempfile.mkdtemp(prefix="qtasks-bench-"))
+    report = _new_report(options, argv, sizes, selected, workdir)
+    load = report["machine"]["load_before"]
+    print(
+        f"qtasks bench: {len(runnable)} of {len(selected)} systems installed; "
+        f"load {load}; sizes {sizes.as_dict()}; logs in {workdir}",
+        flush=True,
+    )
+    _run_all(report, runnable, options, sizes, workdir)
     for entry in report["systems"].values():
         entry["median"] = _report.medians(entry["reps"])
     report["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     report["duration_s"] = time.time() - started
-    path = _output_path(options, date)
+    path = _output_path(options, report["date"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")
     print()
@@ -259,7 +280,9 @@ def main(argv: list[str] | None = None) -> None:
             for phase, message in rep_data.get("errors", {}).items():
                 print(f"error: {name} rep {i + 1} {phase}: {message}")
     if options.results_md:
-        (ROOT / "benchmarks" / "RESULTS.md").write_text(_report.markdown(report))
+        results_md = ROOT / "benchmarks" / "RESULTS.md"
+        results_md.write_text(_report.markdown(report))
+        print(f"table written to {results_md}")
 
 
 if __name__ == "__main__":
