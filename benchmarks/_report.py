@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 __all__ = ["COLUMNS", "markdown", "medians", "spread_table", "table"]
@@ -155,5 +158,24 @@ def markdown(report: Mapping[str, Any]) -> str:
     if problems:
         out += ["Failures:", "", *problems, ""]
     if counters:
-        out += ["Workarounds that fired:", "", *counters, ""]
+        out += ["Counted events (library workarounds, duplicate executions):", "", *counters, ""]
+    loads = [
+        f"{name} {rep['load_before'][0]}"
+        for name, s in report["systems"].items()
+        for rep in s["reps"][:1]
+        if rep.get("load_before")
+    ]
+    if loads:
+        out += ["Load average (1 min) as each system started: " + ", ".join(loads) + ".", ""]
     return "\n".join(out)
+
+
+def main(argv: list[str]) -> None:
+    """``python -m benchmarks._report RESULTS.json``: print its RESULTS.md again."""
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m benchmarks._report RESULTS.json")
+    print(markdown(json.loads(Path(argv[0]).read_text())), end="")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
