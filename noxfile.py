@@ -99,8 +99,13 @@ def _local_closure(package: str) -> list[str]:
     return order
 
 
-def _install_local(session: nox.Session, packages: list[str], extras: str = "") -> None:
-    """Install packages from this checkout in one resolver run, so siblings never come from PyPI."""
+def _install_local(
+    session: nox.Session, packages: list[str], extras: str = "", also: tuple[str, ...] = ()
+) -> None:
+    """Install packages from this checkout in one resolver run, so siblings never come from PyPI.
+
+    ``also``: requirements from the index resolved in the same run (the bench's peers).
+    """
     wanted: list[str] = []
     for package in packages:
         for name in _local_closure(package):
@@ -111,7 +116,7 @@ def _install_local(session: nox.Session, packages: list[str], extras: str = "") 
         path = ROOT / "packages" / name
         suffix = f"[{extras}]" if extras and name in packages else ""
         specs.append(f"{name}{suffix} @ {path.as_uri()}")
-    session.install(*specs)
+    session.install(*specs, *also)
     _check_origin(session)
 
 
@@ -201,10 +206,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's src/."""
     _install_local(session, PACKAGES, extras="test")
-    # exceptiongroup: mypy checks the Python 3.10 branch that imports the backport
-    session.install("mypy>=2,<3", "exceptiongroup>=1.2")
+    # exceptiongroup: mypy checks the Python 3.10 branch that imports the backport;
+    # benchmarks/ is checked too, the peer libraries it drives typed as Any (root config).
+    session.install("mypy>=2,<3", "exceptiongroup>=1.2", "redis>=5")
     sources = sorted(str(p) for p in (ROOT / "packages").glob("*/src"))
     session.run("mypy", f"--config-file={ROOT / 'pyproject.toml'}", *sources)
+    with session.chdir(ROOT):
+        session.run("mypy", f"--config-file={ROOT / 'pyproject.toml'}", "benchmarks")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -284,8 +292,28 @@ def _forbidden_imports(package: str) -> list[str]:
     return []
 
 
+#: The peer task queues `nox -s bench` compares QTasks with, pinned so that runs stay
+#: comparable. arq 0.25.0 is the newest arq that accepts redis-py 8, which taskiq-redis needs.
+BENCH_PEERS = (
+    "celery[redis]==5.7.0",
+    "dramatiq[redis]==2.2.1",
+    "rq==3.0.0",
+    "arq==0.25.0",
+    "saq==0.26.4",
+    "taskiq==0.13.0",
+    "taskiq-redis==1.2.4",
+)
+#: QTasks distributions the bench uses when this checkout has them (others: "not installed").
+BENCH_QTASKS = ("qtasks-core", "qtasks-redis")
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not part of the default run): tasks/s and latency percentiles."""
-    _install_local(session, ["qtasks-core"])
-    session.run("python", str(ROOT / "benchmarks" / "memory_bench.py"), *session.posargs)
+    """QTasks against peer task queues on a private Redis (not default; see docs/benchmarks.md).
+
+    ``nox -s bench -- --quick`` for a smoke run; ``-- --help`` for the options.
+    """
+    local = [p for p in BENCH_QTASKS if (ROOT / "packages" / p / "pyproject.toml").is_file()]
+    _install_local(session, local, also=BENCH_PEERS)
+    with session.chdir(ROOT):
+        session.run("python", "-m", "benchmarks.run", *session.posargs)

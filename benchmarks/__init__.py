@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of QTasks and peer task queues; run with ``python -m nox -s bench``."""

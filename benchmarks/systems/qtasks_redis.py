@@ -1,0 +1,57 @@
+"""QTasks on Redis through the ``qtasks-redis`` package, used only through the public API.
+
+``QueueTasks(broker="redis://...")`` picks the Redis broker, storage and global config by URL
+scheme. The worker is ``app.run_forever(concurrency=10)`` of the async app in its own process
+(what ``python main.py`` does), logging at WARNING; results are stored (the default) and
+waited for with ``add_task(..., timeout=)``. Bulk enqueue is ``add_tasks``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _tasks
+from ._base import TaskName
+from ._qtasks import QTasksProducer, make_app
+from ._redis import RedisSystem
+
+if TYPE_CHECKING:
+    from qtasks.asyncio import QueueTasks
+
+__all__ = ["SYSTEMS", "QTasksRedis"]
+
+_BODIES: dict[TaskName, Callable[..., Any]] = {
+    "noop": _tasks.anoop,
+    "probe": _tasks.aprobe,
+    "nap": _tasks.anap,
+}
+
+
+class QTasksRedis(QTasksProducer, RedisSystem):
+    name = "qtasks-redis"
+    summary = (
+        "QueueTasks(broker=redis://...) from qtasks-redis; worker app.run_forever("
+        "concurrency=10), 1 process; results stored (default); add_task(timeout=) waits; "
+        "add_tasks for bulk; log level WARNING"
+    )
+    requires = ("qtasks", "qtasks_redis", "redis")
+    distributions = ("qtasks-core", "qtasks-redis")
+    concurrency = 10
+    bulk = True
+    rank = 0
+
+    async def connect(self) -> None:
+        self.app: QueueTasks = make_app(self.url, _BODIES)
+        await self.app.start()
+
+    async def disconnect(self) -> None:
+        await self.app.stop()
+
+    def serve(self) -> None:
+        app = make_app(self.url, _BODIES)
+        asyncio.run(app.run_forever(concurrency=self.concurrency))
+
+
+SYSTEMS = (QTasksRedis,)
