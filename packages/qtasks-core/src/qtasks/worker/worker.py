@@ -3,13 +3,15 @@
 Five coroutines share one worker's state:
 
 * ``_fetch_loop`` takes up to its free capacity from the broker in one call and decodes it;
-  bad bytes go to the dead-letter place at once, known tasks into a local priority heap.
-* ``_dispatch_loop`` moves the best waiting tasks to status ``process`` in one storage write
-  per batch (a conditional write that skips tasks cancelled or finished meanwhile) and starts
-  them, never more than ``concurrency`` at a time.
-* ``_run`` executes one attempt inside its own cancel scope and turns the outcome into a
-  record, a retry message and an ack; the attempt itself (plugin hooks, executor, record)
-  is in ``_attempt``, which the testing kit's eager mode shares.
+  bad bytes go to the dead-letter place at once, known tasks on to be claimed.
+* ``_claim_loop`` moves everything fetched to status ``process`` in one storage write per
+  batch (a conditional write that skips tasks cancelled or finished meanwhile) and puts the
+  tasks it may run in a local priority heap. Claiming a whole fetch at once, rather than one
+  free slot at a time, keeps that write off the path between one task and the next.
+* ``concurrency`` runners take the best claimed task from the heap and ``_run`` it: one
+  attempt inside its own cancel scope, turned into a record, a retry message and an ack; the
+  attempt itself (plugin hooks, executor, record) is in ``_attempt``, which the testing kit's
+  eager mode shares.
 * ``_settle_loop`` stores records, sends retries and acks deliveries, all finished tasks since
   its last round in one ``broker.settle`` call; the ack comes after the result is stored.
 * ``_control_loop`` and ``_heartbeat_loop`` listen for cancel requests and keep the broker and
@@ -30,7 +32,6 @@ import os
 import socket
 import time
 import uuid as uuid_module
-from collections import deque
 from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -67,8 +68,9 @@ logger = logging.getLogger("qtasks.worker")
 
 
 class _State(Enum):
-    BUFFERED = "buffered"
-    STARTING = "starting"
+    BUFFERED = "buffered"  # fetched, not yet claimed
+    STARTING = "starting"  # the claim (status process) is being written
+    READY = "ready"  # claimed, waiting in the heap for a runner
     RUNNING = "running"
     DONE = "done"
 
@@ -161,14 +163,14 @@ class QueueWorker(Worker):
         self._buffer: list[tuple[int, int, _Item]] = []
         self._seq = itertools.count()
         self._active = 0
-        self._runnable: deque[_Item] = deque()
+        self._unclaimed: list[_Item] = []
         self._idle_runners: list[anyio.Event] = []
         self._runners_closing = False
         self._pending_records: list[Task] = []
         self._pending_acks: list[Delivery] = []
         self._pending_sends: list[OutgoingMessage] = []
         self._space = Signal()
-        self._dispatch = Signal()
+        self._claim = Signal()
         self._settled = Signal()
         self._progress = Signal()
         self._closing = False
@@ -212,7 +214,7 @@ class QueueWorker(Worker):
         with self._intake_scope:
             async with anyio.create_task_group() as intake:
                 intake.start_soon(self._fetch_loop)
-                intake.start_soon(self._dispatch_loop)
+                intake.start_soon(self._claim_loop)
                 logger.info(
                     "worker %s consuming %s with concurrency %d",
                     self.id,
@@ -232,8 +234,12 @@ class QueueWorker(Worker):
         self._intake_scope.cancel()
 
     async def _drain(self) -> None:
-        waiting = [i for i in self._held.values() if i.state in (_State.BUFFERED, _State.STARTING)]
-        await self._hand_back(waiting, started=False)
+        unclaimed = [i for i in self._held.values() if i.state is _State.BUFFERED]
+        claimed = [i for i in self._held.values() if i.state in (_State.STARTING, _State.READY)]
+        self._unclaimed.clear()
+        self._buffer.clear()
+        await self._hand_back(unclaimed, started=False)
+        await self._hand_back(claimed, started=True)  # their records go back to status new
         if self._active and not self._force:
             logger.info(
                 "waiting up to %gs for %d running task(s)", self.shutdown_timeout, self._active
@@ -241,10 +247,6 @@ class QueueWorker(Worker):
             with anyio.move_on_after(self.shutdown_timeout):
                 while self._active and not self._force:
                     await self._progress.wait()
-        # Dispatched but not yet picked up by a runner: they never start.
-        unstarted = list(self._runnable)
-        self._runnable.clear()
-        self._active -= len(unstarted)
         self._runners_closing = True
         for wake in self._idle_runners:
             wake.set()
@@ -255,7 +257,6 @@ class QueueWorker(Worker):
                     item.context.interrupt("worker shutting down")
                 if item.scope is not None:
                     item.scope.cancel()
-        await self._hand_back(unstarted, started=True)
 
     async def _abandon(self) -> None:
         """Last resort when serve is torn down: settle what finished, hand back the rest."""
@@ -351,10 +352,10 @@ class QueueWorker(Worker):
                 continue
             item = _Item(delivery, message, definition)
             self._held[message.uuid] = item
-            heapq.heappush(self._buffer, (message.priority, next(self._seq), item))
+            self._unclaimed.append(item)
             added = True
         if added:
-            self._dispatch.fire()
+            self._claim.fire()
 
     def _reject_unknown(self, delivery: Delivery, message: TaskMessage) -> None:
         error = UnknownTaskError(message.task_name, self._registry.names(), uuid=message.uuid)
@@ -385,25 +386,22 @@ class QueueWorker(Worker):
         except Exception:
             logger.exception("could not store the dead-lettered task %s", message.uuid)
 
-    # -- dispatch ----------------------------------------------------------------------------
+    # -- claim -------------------------------------------------------------------------------
 
-    async def _dispatch_loop(self) -> None:
+    async def _claim_loop(self) -> None:
         failures = 0
         while True:
-            if not self._buffer or self._active >= self.concurrency:
-                await self._dispatch.wait()
+            if not self._unclaimed:
+                await self._claim.wait()
                 continue
-            batch: list[_Item] = []
-            while self._buffer and self._active + len(batch) < self.concurrency:
-                item = heapq.heappop(self._buffer)[2]
-                if item.state is _State.BUFFERED:
-                    item.state = _State.STARTING
-                    batch.append(item)
+            batch = [i for i in self._unclaimed if i.state is _State.BUFFERED]
+            self._unclaimed = []
             if not batch:
                 continue
             now = utcnow()
             records = []
             for item in batch:
+                item.state = _State.STARTING
                 record = item.message.record(TaskStatus.PROCESS, retries=item.retries)
                 record.started_at = record.updated_at = now
                 item.record = record
@@ -416,16 +414,18 @@ class QueueWorker(Worker):
                 failures += 1
                 logger.error("storage failed to mark %d task(s) started: %r", len(batch), exc)
                 for item in batch:
-                    item.state = _State.BUFFERED
-                    heapq.heappush(self._buffer, (item.message.priority, next(self._seq), item))
+                    if item.state is _State.STARTING:
+                        item.state = _State.BUFFERED
+                        self._unclaimed.append(item)
                 await anyio.sleep(min(5.0, 0.05 * 2**failures))
                 continue
             failures = 0
             for item, ok in zip(batch, allowed, strict=True):
+                if item.state is not _State.STARTING:
+                    continue  # cancelled or handed back while the claim was written
                 if ok:
-                    item.state = _State.RUNNING
-                    self._active += 1
-                    self._runnable.append(item)
+                    item.state = _State.READY
+                    heapq.heappush(self._buffer, (item.message.priority, next(self._seq), item))
                     if self._idle_runners:
                         self._idle_runners.pop().set()
                 else:
@@ -451,20 +451,23 @@ class QueueWorker(Worker):
     async def _runner(self) -> None:
         # ``concurrency`` of these live as long as the worker: handing a task to an idle one
         # costs an event, where spawning a task per run cost about 30 us of anyio overhead.
-        runnable = self._runnable
-        while True:
-            if runnable:
-                await self._run(runnable.popleft())
-            elif self._runners_closing:
-                return
-            else:
-                wake = anyio.Event()
-                self._idle_runners.append(wake)
-                await wake.wait()
+        buffer = self._buffer
+        while not self._runners_closing:
+            if buffer and not self._stopping:
+                item = heapq.heappop(buffer)[2]
+                if item.state is _State.READY:
+                    item.state = _State.RUNNING
+                    self._active += 1
+                    await self._run(item)
+                continue
+            wake = anyio.Event()
+            self._idle_runners.append(wake)
+            await wake.wait()
 
     async def _run(self, item: _Item) -> None:
         app = self._app
         assert item.record is not None
+        item.record.started_at = utcnow()  # the claim may have waited in the heap a little
         hooks = app.plugins.for_task(item.definition)
         call = build_call(
             app,
@@ -488,7 +491,6 @@ class QueueWorker(Worker):
         item.scope = None
         if outcome is None and item.cancel_reason is None:
             self._active -= 1
-            self._dispatch.fire()
             self._progress.fire()
             await abandon_attempt(app, call, hooks)
             await self._hand_back([item], started=True)
@@ -500,7 +502,6 @@ class QueueWorker(Worker):
             concluded = await conclude_attempt(app, call, outcome, hooks)
         record, outcome, send = concluded
         self._active -= 1
-        self._dispatch.fire()
         self._progress.fire()
         self._finish(item, record, outcome, send)
 
@@ -585,7 +586,7 @@ class QueueWorker(Worker):
         if item is None or item.state is _State.DONE:
             return False
         item.cancel_reason = reason
-        if item.state is _State.BUFFERED:
+        if item.state in (_State.BUFFERED, _State.STARTING, _State.READY):
             item.state = _State.DONE
             self._held.pop(uuid, None)
             record = item.message.record(TaskStatus.CANCEL, retries=item.retries)
@@ -597,7 +598,6 @@ class QueueWorker(Worker):
                 item.context.interrupt(reason)
             if item.scope is not None:
                 item.scope.cancel()
-        # STARTING: _run sees cancel_reason as soon as it begins.
         return True
 
     async def _control_loop(
