@@ -115,8 +115,10 @@ class Cluster:
         for entry in response:
             if entry.get("error_code", 0):
                 continue
-            for part in entry.get("partitions", []):
-                out.append(TopicPartition(entry["topic"], part["partition"]))
+            out.extend(
+                TopicPartition(entry["topic"], part["partition"])
+                for part in entry.get("partitions", [])
+            )
         return sorted(out)
 
     # -- offsets -----------------------------------------------------------------------------

@@ -250,10 +250,10 @@ class KafkaBroker(Broker):
         for band, topic in enumerate(self.ready_topics(queue)):
             self._places[topic] = (queue, band)
             specs.append(TopicSpec(topic, self.partitions, self.replication_factor))
-        for step in self.delay_steps:
-            specs.append(
-                TopicSpec(names.delay(queue, step), self.partitions, self.replication_factor)
-            )
+        specs.extend(
+            TopicSpec(names.delay(queue, step), self.partitions, self.replication_factor)
+            for step in self.delay_steps
+        )
         specs.append(TopicSpec(names.dead(queue), 1, self.replication_factor))
         return specs
 
