@@ -151,14 +151,14 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
             records = await self._fetch_some(consumer, wanted, bands, max_records, timeout)
         if not records:
             return []
-        handed: list[Delivery] = []
+        handed: list[Delivery] = []  # assigned in the shield: mypy cannot see it always runs
         with anyio.CancelScope(shield=True):
             # aiokafka can return records between taking up an assignment and running the
             # listener; hand them out only once the listener has settled the trackers.
             with anyio.move_on_after(60):
                 await self._stable.wait()
             handed = await self._hand_out(consumer, records)
-        return handed
+        return handed  # noqa: RET504
 
     async def _fetch_some(
         self,

@@ -224,12 +224,14 @@ class KafkaBroker(Broker):
             if cluster is not None:
                 await cluster.close()
 
-    def _started(self) -> tuple[Cluster, Any]:
+    async def _started(self) -> tuple[Cluster, Any]:
+        """The connected clients, connecting first if needed (management calls come cold)."""
         if self._cluster is None or self._producer is None:
-            raise KafkaBrokerError(
-                "the Kafka broker is not started; use it through the app, or await start()"
-            )
-        return self._cluster, self._producer
+            await self.start()
+        cluster, producer = self._cluster, self._producer
+        if cluster is None or producer is None:  # stopped concurrently
+            raise KafkaBrokerError("the Kafka broker was stopped while in use")
+        return cluster, producer
 
     # -- topics ------------------------------------------------------------------------------
 
@@ -259,7 +261,7 @@ class KafkaBroker(Broker):
 
     async def ensure_queues(self, queues: Sequence[str]) -> None:
         """Create the topics of ``queues`` that do not exist yet."""
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         specs = [spec for queue in dict.fromkeys(queues) for spec in self._specs(queue)]
         try:
             await cluster.ensure_topics(specs)
@@ -297,7 +299,7 @@ class KafkaBroker(Broker):
         """Route each envelope to its ready or delay topic; return once Kafka holds them all."""
         if not envelopes:
             return
-        _, producer = self._started()
+        _, producer = await self._started()
         await self.ensure_queues([e.queue for e in envelopes])
         now = time.time()
         try:
@@ -342,7 +344,7 @@ class KafkaBroker(Broker):
     # -- consuming ---------------------------------------------------------------------------
 
     async def _member(self, queues: Sequence[str]) -> GroupConsumer:
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         if self._consumer is None:
             self._consumer = GroupConsumer(
                 bootstrap=self.bootstrap,
@@ -378,7 +380,7 @@ class KafkaBroker(Broker):
         return self._consumer
 
     async def _purge_watermarks(self, partitions: Sequence[Any]) -> dict[Any, int]:
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         return await cluster.fetch_offsets(self.names.purged_group, partitions)
 
     async def receive(
@@ -437,7 +439,7 @@ class KafkaBroker(Broker):
 
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Produce the record to its queue's dead-letter topic with the reason, then commit."""
-        _, producer = self._started()
+        _, producer = await self._started()
         await self.ensure_queues([delivery.queue])
         handle = _handle(delivery)
         receipt = handle.receipt
@@ -466,20 +468,20 @@ class KafkaBroker(Broker):
 
     async def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
         """Dead letters not requeued yet, oldest first."""
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         letters = await _management.dead_letters(self, cluster, queue, limit)
         return [letter for letter, _ in letters]
 
     async def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
         """Send dead letters back to their queues (fresh delivery count), oldest first."""
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         return await _management.requeue_dead(self, cluster, queue, limit)
 
     # -- introspection -----------------------------------------------------------------------
 
     async def stats(self, queues: Sequence[str]) -> list[QueueStats]:
         """Counts from end offsets and the groups' committed offsets (see docs/kafka.md)."""
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         return await _management.stats(self, cluster, queues, self._consumer)
 
     def forget_purge_marks(self) -> None:
@@ -491,7 +493,7 @@ class KafkaBroker(Broker):
 
     async def purge(self, queues: Sequence[str]) -> int:
         """Skip every ready and delayed record of ``queues`` not yet handed out."""
-        cluster, _ = self._started()
+        cluster, _ = await self._started()
         return await _management.purge(self, cluster, queues, self._consumer)
 
 
