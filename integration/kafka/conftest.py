@@ -29,7 +29,14 @@ class Workers:
         log = (self.folder / f"log-{len(self.processes)}.txt").open("wb")
         self._logs.append(log)
         process = subprocess.Popen(
-            [sys.executable, str(WORKER), self.url, self.name, str(self.folder), str(max_deliveries)],
+            [
+                sys.executable,
+                str(WORKER),
+                self.url,
+                self.name,
+                str(self.folder),
+                str(max_deliveries),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -52,7 +59,9 @@ class Workers:
             log.close()
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.folder.glob("log-*.txt")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.folder.glob("log-*.txt"))
+        )
 
     def markers(self, prefix: str) -> list[str]:
         return sorted(p.name for p in self.folder.glob(f"{prefix}-*"))
@@ -64,7 +73,9 @@ class Workers:
             if check():
                 return
             time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.logs()[-4000:]}")
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what}\n{self.logs()[-4000:]}"
+        )
 
 
 @pytest.fixture
