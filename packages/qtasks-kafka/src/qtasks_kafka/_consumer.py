@@ -12,15 +12,17 @@ steady state this costs one small offset commit per fetch.
 from __future__ import annotations
 
 import asyncio
+import collections
+import heapq
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import anyio
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from aiokafka.structs import OffsetAndMetadata
 
 from qtasks.interfaces.broker import Delivery
 from qtasks_kafka._cluster import Cluster
@@ -31,6 +33,13 @@ from qtasks_kafka._tracker import Receipt, Tracker
 __all__ = ["GroupConsumer", "Handle"]
 
 logger = logging.getLogger("qtasks.kafka")
+
+#: aiokafka's ConsumerRecord; the library ships no type information.
+Record: TypeAlias = Any
+#: A record of a worse band waits until better bands were polled this long after it was made.
+_BAND_SETTLE_MS = 50
+#: ... but never longer than this (a slow or stuck partition must not stall the others).
+_BAND_SETTLE_LIMIT = 0.5
 
 
 class Handle:
@@ -76,6 +85,8 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
         self._seen: dict[TopicPartition, list[int]] = {}
         self._purged: dict[TopicPartition, int] = {}
         self._purge_checked = 0.0
+        #: Fetched and not yet handed out, per partition in offset order.
+        self._stash: dict[TopicPartition, collections.deque[Record]] = {}
         self._finished = asyncio.Event()
         #: Set while the member holds a settled assignment (the listener has run).
         self._stable = asyncio.Event()
@@ -116,6 +127,7 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
             self.tracker = Tracker()
             self._seen.clear()
             self._purged.clear()
+            self._stash.clear()
 
     def touch(self) -> None:
         """Count as polling while the worker is too busy to fetch.
@@ -142,13 +154,12 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
         """
         consumer = self._consumer
         wanted = set(topics)
-        records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-        if wanted == self._topics and not any(bands.values()):
-            records = await consumer.getmany(
-                timeout_ms=int(timeout * 1000), max_records=max_records
-            )
+        records: list[tuple[TopicPartition, Record]]
+        if wanted == self._topics and not any(bands.values()) and not self._stash:
+            batch = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
+            records = [(tp, record) for tp, part in batch.items() for record in part]
         else:
-            records = await self._fetch_some(consumer, wanted, bands, max_records, timeout)
+            records = await self._fetch_ordered(consumer, wanted, bands, max_records, timeout)
         if not records:
             return []
         handed: list[Delivery] = []  # assigned in the shield: mypy cannot see it always runs
@@ -160,49 +171,102 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
             handed = await self._hand_out(consumer, records)
         return handed  # noqa: RET504
 
-    async def _fetch_some(
+    # -- fetching some topics, best band first -----------------------------------------------
+
+    async def _fetch_ordered(
         self,
         consumer: Any,
         wanted: set[str],
         bands: Mapping[str, int],
         max_records: int,
         timeout: float,
-    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+    ) -> list[tuple[TopicPartition, Record]]:
+        """Records of ``wanted`` topics, best band first, through the stash.
+
+        Fetched records wait in the stash, in offset order per partition, until they are
+        handed out, so a later call for other topics or a call that stops early never loses
+        or reorders them. A record of band ``k`` is handed out only once every partition of a
+        better band was polled after that record was produced (plus a small margin), so a
+        message sent to a better band at the same moment is not overtaken.
+        """
+        # Like aiokafka's own getmany, do not count a group (re)balance against the timeout.
+        with anyio.move_on_after(max(60.0, timeout)):
+            await self._stable.wait()
         deadline = time.monotonic() + timeout
+        settle_deadline: float | None = None
         while True:
             mine = [tp for tp in consumer.assignment() if tp.topic in wanted]
-            by_band: dict[int, list[TopicPartition]] = {}
-            for tp in mine:
-                by_band.setdefault(bands.get(tp.topic, 0), []).append(tp)
-            out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-            room = max_records
-            for band in sorted(by_band):
-                got = await consumer.getmany(*by_band[band], timeout_ms=0, max_records=room)
-                for tp, records in got.items():
-                    out[tp] = records
-                    room -= len(records)
-                if room <= 0:
-                    break
-            if out:
-                return out
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return {}
             if mine:
-                got = await consumer.getmany(
-                    *mine, timeout_ms=int(min(remaining, 0.5) * 1000), max_records=max_records
-                )
-                if got:
-                    return dict(got)
+                self._stash_add(await consumer.getmany(*mine, timeout_ms=0))
+            force = settle_deadline is not None and time.monotonic() >= settle_deadline
+            picked, unsettled = self._pick(consumer, mine, bands, max_records, force)
+            if picked:
+                return picked
+            now = time.monotonic()
+            if unsettled:
+                if settle_deadline is None:
+                    settle_deadline = now + _BAND_SETTLE_LIMIT
+                self._stash_add(await consumer.getmany(*unsettled, timeout_ms=20))
+                continue
+            remaining = deadline - now
+            if remaining <= 0:
+                return []
+            if mine:
+                wait_ms = int(min(remaining, 0.5) * 1000)
+                self._stash_add(await consumer.getmany(*mine, timeout_ms=wait_ms))
             else:
                 await anyio.sleep(min(remaining, 0.05))
 
+    def _stash_add(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
+        for tp, records in batch.items():
+            self._stash.setdefault(tp, collections.deque()).extend(records)
+
+    def _pick(
+        self,
+        consumer: Any,
+        mine: list[TopicPartition],
+        bands: Mapping[str, int],
+        max_records: int,
+        force: bool,
+    ) -> tuple[list[tuple[TopicPartition, Record]], list[TopicPartition]]:
+        """Take up to ``max_records`` stashed records, best band first.
+
+        Returns the records, and (when none could be taken yet) the better-band partitions
+        whose last poll is too old to be sure they are empty.
+        """
+        heads: list[tuple[int, int, int, TopicPartition]] = []
+        for tp in mine:
+            queue = self._stash.get(tp)
+            if queue:
+                heads.append((bands.get(tp.topic, 0), queue[0].timestamp, queue[0].offset, tp))
+        heapq.heapify(heads)
+        picked: list[tuple[TopicPartition, Record]] = []
+        while heads and len(picked) < max_records:
+            band, stamp, _, tp = heads[0]
+            if band and not force:
+                stale = [
+                    other
+                    for other in mine
+                    if bands.get(other.topic, 0) < band
+                    and (consumer.last_poll_timestamp(other) or 0) < stamp + _BAND_SETTLE_MS
+                ]
+                if stale:
+                    return picked, ([] if picked else stale)
+            heapq.heappop(heads)
+            queue = self._stash[tp]
+            picked.append((tp, queue.popleft()))
+            if queue:
+                heapq.heappush(heads, (band, queue[0].timestamp, queue[0].offset, tp))
+            else:
+                del self._stash[tp]
+        return picked, []
+
     async def _hand_out(
-        self, consumer: Any, records: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+        self, consumer: Any, records: Sequence[tuple[TopicPartition, Record]]
     ) -> list[Delivery]:
         if time.time() - self._purge_checked >= self._refresh_interval:
             await self._refresh_purged(consumer)
-        missing = [tp for tp in records if tp not in self._seen]
+        missing = list({tp for tp, _ in records if tp not in self._seen})
         if missing:
             try:
                 await self._load_seen(missing)
@@ -213,33 +277,35 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
                     exc,
                     missing,
                 )
-        deliveries: list[tuple[int, int, Delivery]] = []
+        deliveries: list[Delivery] = []
         seen_updates: dict[int, dict[TopicPartition, int]] = {}
-        for tp, batch in records.items():
+        for tp, record in records:
             place = self._topic_of(tp.topic)
             if place is None:
                 continue
-            queue, band = place
-            chain = self._seen.setdefault(tp, [])
-            purged = self._purged.get(tp, -1)
+            queue = place[0]
             held = self.tracker.peek(tp)
-            handed = held.fetched_end if held is not None and held.fetched_end is not None else -1
-            for record in batch:
-                if record.offset < handed:
-                    continue  # fetched again after a rebalance; this member already has it
-                if record.offset < purged:
-                    self.tracker.get(tp).skip(record.offset)
-                    continue
-                level = 1 + sum(1 for end in chain if record.offset < end)
-                if level <= self._levels:
-                    while len(chain) < level:
-                        chain.append(0)
-                    if chain[level - 1] < record.offset + 1:
-                        chain[level - 1] = record.offset + 1
-                        seen_updates.setdefault(level, {})[tp] = record.offset + 1
-                info = read_headers(record.headers)
-                receipt = self.tracker.deliver(tp, record.offset)
-                delivery = Delivery(
+            if (
+                held is not None
+                and held.fetched_end is not None
+                and record.offset < held.fetched_end
+            ):
+                continue  # fetched again after a rebalance; this member already has it
+            if record.offset < self._purged.get(tp, -1):
+                self.tracker.get(tp).skip(record.offset)
+                continue
+            chain = self._seen.setdefault(tp, [])
+            level = 1 + sum(1 for end in chain if record.offset < end)
+            if level <= self._levels:
+                while len(chain) < level:
+                    chain.append(0)
+                if chain[level - 1] < record.offset + 1:
+                    chain[level - 1] = record.offset + 1
+                    seen_updates.setdefault(level, {})[tp] = record.offset + 1
+            info = read_headers(record.headers)
+            receipt = self.tracker.deliver(tp, record.offset)
+            deliveries.append(
+                Delivery(
                     body=record.value or b"",
                     queue=queue,
                     receipt=Handle(receipt, record.key),
@@ -247,7 +313,7 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
                     uuid=info.uuid,
                     priority=info.priority,
                 )
-                deliveries.append((band, len(deliveries), delivery))
+            )
         for level, ends in sorted(seen_updates.items()):
             try:
                 await self._cluster.commit_offsets(self._names.seen_group(level), ends)
@@ -258,8 +324,7 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
                     exc,
                 )
         await self._commit(consumer)
-        deliveries.sort(key=lambda item: item[:2])
-        return [d for _, _, d in deliveries]
+        return deliveries
 
     async def _refresh_purged(self, consumer: Any) -> None:
         self._purge_checked = time.time()
@@ -309,6 +374,8 @@ class GroupConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Give running tasks a moment to finish, then commit for the partitions leaving."""
         self._stable.clear()
+        for tp in revoked:
+            self._stash.pop(tp, None)  # never handed out: the partition's next owner reads them
         consumer = self._consumer
         if consumer is None or not revoked:
             return
