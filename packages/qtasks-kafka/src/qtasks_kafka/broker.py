@@ -75,8 +75,10 @@ class KafkaBroker(Broker):
     header whose value becomes the record key instead of the uuid. ``session_timeout``: how
     long a silent worker keeps its partitions. ``rebalance_grace``: how long a rebalance
     waits for running tasks of partitions being taken away. ``allow_memory_storage``: accept
-    the process-local storage (tests). ``client_options``: extra keyword arguments for every
-    aiokafka client (TLS, SASL...).
+    the process-local storage (tests). ``fetch_max_wait``: how long a fetch waits on the
+    server for new records (brokers that answer only when it expires, such as Tansu, add
+    about half of it to every round trip; delay topics use at least 0.1 s).
+    ``client_options``: extra keyword arguments for every aiokafka client (TLS, SASL...).
     """
 
     def __init__(
@@ -96,7 +98,7 @@ class KafkaBroker(Broker):
         enable_idempotence: bool = False,
         compression: str | None = None,
         linger: float = 0.0,
-        fetch_max_wait: float = 0.1,
+        fetch_max_wait: float = 0.01,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -361,7 +363,10 @@ class KafkaBroker(Broker):
                 group=self.names.delay_group,
                 produce=self.produce,
                 purge_watermarks=self._purge_watermarks,
-                consumer_options=self._consumer_options(),
+                consumer_options={
+                    **self._consumer_options(),
+                    "fetch_max_wait_ms": int(max(self.fetch_max_wait, 0.1) * 1000),
+                },
                 lookahead=float(self.delay_steps[0]),
             )
         await self.ensure_queues(queues)
