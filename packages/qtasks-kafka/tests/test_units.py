@@ -140,3 +140,18 @@ def test_headers_round_trip_and_tolerate_garbage() -> None:
     )
     assert (garbage.priority, garbage.eta, garbage.uuid) == (0, None, None)
     assert read_headers(None).priority == 0
+
+
+def test_record_key_is_the_uuid_or_the_configured_header() -> None:
+    from qtasks.interfaces.broker import OutgoingMessage
+    from qtasks.message import TaskMessage
+
+    message = TaskMessage("u-1", "t", (), {}, 0, "q", 0.0, headers={"customer": 42})
+    body = message.encode(KafkaBroker().serializer)
+    plain = KafkaBroker()
+    assert plain._key(OutgoingMessage("u-1", "q", 0, body)) == b"u-1"
+    keyed = KafkaBroker(key_header="customer")
+    assert keyed._key(OutgoingMessage("u-1", "q", 0, body)) == b"42"
+    other = TaskMessage("u-2", "t", (), {}, 0, "q", 0.0).encode(keyed.serializer)
+    assert keyed._key(OutgoingMessage("u-2", "q", 0, other)) == b"u-2"  # header missing
+    assert keyed._key(OutgoingMessage("", "q", 0, b"\xff raw")) is None  # no uuid, no body
