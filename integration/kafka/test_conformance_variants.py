@@ -15,7 +15,7 @@ from qtasks_kafka import KafkaBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-FAST = {"session_timeout": 3.0, "heartbeat_interval": 0.5, "rebalance_grace": 1.0}
+FAST = {"session_timeout": 1.5, "heartbeat_interval": 0.3, "rebalance_grace": 0.5}
 SUITE_QUEUES = ["q", "z", "a", "b", "empty"]
 NO_CANCEL = "Kafka cannot remove a record from a topic (docs/kafka.md, 'Cancel')"
 
@@ -49,10 +49,9 @@ class TestKafkaBrokerThreePartitions(_Warm):
 
     supports_priority = False
     priority_reason = "no priority bands configured in this layout"
+    preserves_fifo = False
+    fifo_reason = (
+        "with several partitions Kafka keeps order per partition (per record key), not "
+        "across a queue (docs/kafka.md, 'Ordering')"
+    )
     options = {"partitions": 3}
-
-    async def test_fifo_within_one_priority(self, broker: Broker) -> None:
-        pytest.skip(
-            "with several partitions Kafka keeps order per partition (per record key), not "
-            "across a queue (docs/kafka.md, 'Ordering')"
-        )

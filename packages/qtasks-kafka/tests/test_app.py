@@ -20,7 +20,7 @@ from qtasks_kafka import KafkaBroker, KafkaConfigurationError
 
 pytestmark = pytest.mark.anyio
 
-FAST = {"session_timeout": 3.0, "heartbeat_interval": 0.5, "rebalance_grace": 1.0}
+FAST = {"session_timeout": 1.5, "heartbeat_interval": 0.3, "rebalance_grace": 0.5}
 
 
 def fresh(prefix: str) -> str:

@@ -12,7 +12,7 @@ from qtasks_kafka import KafkaBroker
 
 #: Short session timeouts: an abandoned member is evicted after ``session_timeout`` and a new
 #: group forms faster (Tansu holds the first join for half the session timeout).
-FAST = {"session_timeout": 3.0, "heartbeat_interval": 0.5, "rebalance_grace": 1.0}
+FAST = {"session_timeout": 1.5, "heartbeat_interval": 0.3, "rebalance_grace": 0.5}
 
 #: Every queue the suite uses, joined before a test's clock starts (see ``broker`` below).
 SUITE_QUEUES = ["q", "z", "a", "b", "empty"]

@@ -39,13 +39,15 @@ class BrokerConformance:
     in-memory broker returns one shared instance).
 
     Switches for what a backend documents as unsupported, each with the reason shown in the
-    skip: ``supports_priority``, ``supports_cancel``, ``supports_stats``,
+    skip: ``preserves_fifo``, ``supports_priority``, ``supports_cancel``, ``supports_stats``,
     ``redelivers_abandoned`` (a consumer that goes away without acking loses its messages to
     another within ``redelivery_within`` seconds).
     """
 
     pytestmark = pytest.mark.anyio
 
+    preserves_fifo: bool = True
+    fifo_reason: str = "this broker does not keep the order of one queue"
     supports_priority: bool = True
     priority_reason: str = "this broker does not order by priority"
     supports_cancel: bool = True
@@ -85,6 +87,7 @@ class BrokerConformance:
         await broker.ack([got])
 
     async def test_fifo_within_one_priority(self, broker: Broker) -> None:
+        unsupported(self.preserves_fifo, self.fifo_reason)
         ids = [f"m{i:03d}" for i in range(50)]
         await broker.send([message(i) for i in ids])
         got = await drain(broker, ["q"], 50)
