@@ -302,6 +302,8 @@ BENCH_PEERS = (
     "saq==0.26.4",
     "taskiq==0.13.0",
     "taskiq-redis==1.2.4",
+    # every system here talks to Redis through redis-py: its C reply parser helps them all
+    "hiredis>=3",
 )
 #: QTasks distributions the bench uses when this checkout has them (others: "not installed").
 BENCH_QTASKS = ("qtasks-core", "qtasks-redis")
