@@ -1,0 +1,166 @@
+"""How a QTasks message looks on RabbitMQ: AMQP properties, headers, priorities, delays.
+
+QTasks runs lower priority numbers first; RabbitMQ delivers higher AMQP priorities first,
+between 0 and the queue's ``x-max-priority``. The mapping puts QTasks priority 0 in the
+middle of that range: ``amqp = max_priority // 2 - priority``, clamped to the range. With the
+default ``max_priority=10`` the priorities -5 (first) to 5 (last) stay distinct; numbers
+outside that range share the end they fall beyond. The exact QTasks priority also travels in
+a header, so a dead letter or a redelivery keeps it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiormq.abc import AbstractChannel, DeliveredMessage
+from pamqp.commands import Basic
+
+from qtasks_rabbitmq.names import (
+    DELAY_LEVELS,
+    HEADER_DELIVERED,
+    HEADER_ETA,
+    HEADER_PRIORITY,
+    MESSAGE_TYPE_TASK,
+    delay_bit,
+)
+
+__all__ = [
+    "MAX_DELAY_MS",
+    "Receipt",
+    "amqp_priority",
+    "delay_headers",
+    "delay_ms",
+    "header_int",
+    "qtasks_priority",
+    "task_properties",
+]
+
+#: The longest delay the delay levels express (about 49.7 days); longer ones hop again.
+MAX_DELAY_MS = (1 << DELAY_LEVELS) - 1
+
+PERSISTENT = 2
+TRANSIENT = 1
+
+
+@dataclass(slots=True, eq=False)
+class Receipt:
+    """What the broker needs to settle one delivery, kept in ``Delivery.receipt``.
+
+    ``channel`` is the AMQP channel it came on: a delivery tag means nothing on any other,
+    so after a reconnect an old receipt is skipped (RabbitMQ has requeued that message).
+    ``delivered`` counts deliveries of earlier copies (the ``x-qtasks-delivered`` header).
+    """
+
+    channel: AbstractChannel
+    tag: int
+    queue: str
+    uuid: str | None
+    priority: int
+    delivered: int
+    reply_to: str | None
+    eta: float | None
+    redelivered: bool = False
+
+    @property
+    def stale(self) -> bool:
+        """Whether the channel this delivery came on is gone."""
+        return bool(self.channel.is_closed)
+
+
+def amqp_priority(priority: int, max_priority: int) -> int:
+    """The AMQP priority (higher first) for a QTasks priority (lower first)."""
+    return min(max_priority, max(0, max_priority // 2 - priority))
+
+
+def qtasks_priority(amqp: int | None, max_priority: int) -> int:
+    """The QTasks priority of a message that carries no priority header."""
+    return 0 if amqp is None else max_priority // 2 - amqp
+
+
+def header_int(headers: Mapping[str, Any], name: str, default: int) -> int:
+    """An integer header, or ``default`` when it is missing or of another type."""
+    value = headers.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return default
+
+
+def header_float(headers: Mapping[str, Any], name: str) -> float | None:
+    """A numeric header as float, or ``None``."""
+    value = headers.get(name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def task_properties(
+    *,
+    uuid: str | None,
+    priority: int,
+    max_priority: int,
+    delivered: int = 0,
+    eta: float | None = None,
+    reply_to: str | None = None,
+) -> Basic.Properties:
+    """Properties of a persistent task message.
+
+    Headers are built afresh, never copied from a delivery: RabbitMQ drops a message that is
+    dead-lettered into a queue already named in its ``x-death`` history, so a republished
+    copy must not carry the history of its trip through the delay levels.
+    """
+    headers: dict[str, Any] = {HEADER_PRIORITY: priority}
+    if delivered:
+        headers[HEADER_DELIVERED] = delivered
+    if eta is not None:
+        headers[HEADER_ETA] = eta
+    return Basic.Properties(
+        delivery_mode=PERSISTENT,
+        priority=amqp_priority(priority, max_priority),
+        correlation_id=uuid or None,
+        message_type=MESSAGE_TYPE_TASK,
+        headers=headers,
+        reply_to=reply_to,
+    )
+
+
+def receipt_of(message: DeliveredMessage, queue: str, max_priority: int) -> Receipt:
+    """Read what QTasks needs from a delivered message."""
+    properties = message.header.properties
+    headers: Mapping[str, Any] = properties.headers or {}
+    priority = header_int(
+        headers, HEADER_PRIORITY, qtasks_priority(properties.priority, max_priority)
+    )
+    tag: int | None = message.delivery_tag
+    assert tag is not None
+    return Receipt(
+        channel=message.channel,
+        tag=tag,
+        queue=queue,
+        uuid=properties.correlation_id or None,
+        priority=priority,
+        delivered=max(0, header_int(headers, HEADER_DELIVERED, 0)),
+        reply_to=properties.reply_to or None,
+        eta=header_float(headers, HEADER_ETA),
+        redelivered=bool(message.redelivered),
+    )
+
+
+def delay_ms(seconds: float) -> int:
+    """Milliseconds to wait, rounded up so a message is never due early; capped."""
+    return min(MAX_DELAY_MS, max(0, math.ceil(seconds * 1000)))
+
+
+def delay_headers(milliseconds: int) -> dict[str, str]:
+    """The bit headers routing a message through the delay levels that add up to its delay.
+
+    Level ``k`` holds a message ``2**k`` ms; a message visits the levels of the bits set in
+    its delay, highest first, so every level holds messages of one TTL only and no message
+    waits behind a longer one.
+    """
+    return {
+        delay_bit(k): "1" if milliseconds >> k & 1 else "0"
+        for k in range(milliseconds.bit_length())
+    }

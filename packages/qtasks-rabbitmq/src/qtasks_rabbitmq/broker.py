@@ -1,0 +1,607 @@
+"""RabbitMQBroker: durable priority queues with confirms, plugin-free delays, dead letters.
+
+One robust connection (``aio_pika.connect_robust``) carries three kinds of channel: a
+publishing channel with publisher confirms (``send`` returns once RabbitMQ holds every
+message; an unroutable one raises), a consuming channel whose prefetch follows the worker's
+free slots (see ``_consumer``), and plain channels for declares and inspection. When the
+connection drops, aio-pika reconnects; publishes that were not confirmed are sent again,
+unacked deliveries go back to their queues on the server, and consuming resumes.
+
+Delivery counts: RabbitMQ only says "redelivered" (yes or no). This broker keeps an exact
+count in the ``x-qtasks-delivered`` header: a hand-back (``nack``) republishes the message
+with the count raised, and a message that comes back redelivered (its worker died or lost its
+connection) is republished the same way before any worker sees it, then acked. So a task
+whose worker was killed shows the redelivery in ``retries``, and ``max_deliveries`` stops a
+message that kills every worker. Republishing puts the message behind others of its priority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aiormq.abc import AbstractChannel, DeliveredMessage
+from pamqp.commands import Basic
+from typing_extensions import Self
+
+from qtasks.discovery import redact_url
+from qtasks.interfaces.broker import Broker, DeadLetter, Delivery, OutgoingMessage, QueueStats
+from qtasks.interfaces.storage import Storage
+from qtasks.task import Task
+from qtasks_rabbitmq import _admin
+from qtasks_rabbitmq._consumer import Prefetcher
+from qtasks_rabbitmq._topology import Topology
+from qtasks_rabbitmq._wire import (
+    TRANSIENT,
+    Receipt,
+    delay_headers,
+    delay_ms,
+    task_properties,
+)
+from qtasks_rabbitmq.exceptions import (
+    RabbitMQBrokerError,
+    RabbitMQConnectionError,
+    UnroutableMessageError,
+)
+from qtasks_rabbitmq.names import (
+    HEADER_DEAD_AT,
+    HEADER_ETA,
+    HEADER_PRIORITY,
+    HEADER_QUEUE,
+    HEADER_REASON,
+    MESSAGE_TYPE_RESULT,
+    REPLY_TO,
+    Names,
+)
+
+if TYPE_CHECKING:
+    from qtasks_rabbitmq.storage import DirectReplyStorage
+
+__all__ = ["RabbitMQBroker"]
+
+logger = logging.getLogger("qtasks.rabbitmq")
+
+#: A delayed message that arrives more than this early (only past the ~49.7-day reach of the
+#: delay levels, or with clocks far apart) is sent through the levels again.
+EARLY_TOLERANCE = 1.0
+#: Direct reply-to routes kept for deliveries in flight; the oldest are forgotten past this.
+MAX_REPLY_ROUTES = 100_000
+#: Errors after which a publish is tried again on the reconnected channel.
+RETRYABLE = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    asyncio.TimeoutError,
+)
+
+
+@dataclass(slots=True)
+class _Out:
+    """One publish: where to, what, and for which QTasks queue (for error messages)."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: Basic.Properties
+    queue: str
+    mandatory: bool = True
+
+
+class RabbitMQBroker(Broker):
+    """QTasks queues on RabbitMQ (AMQP 0-9-1, tested on RabbitMQ 3.10 without plugins).
+
+    ``url``: ``amqp://user:password@host:5672/vhost`` or ``amqps://...``; query parameters
+    go to aio-pika (``?heartbeat=30``). ``max_priority``: the work queues' ``x-max-priority``
+    (1-255; see ``_wire`` for the mapping of QTasks priorities). ``publish_timeout``: how long
+    ``send`` keeps trying through a reconnect before it raises. ``startup_linger``: how long a
+    ``receive`` that has just started consuming lets the first burst arrive before ordering
+    it by priority. ``scan_limit``: at most this many dead letters are read by one
+    ``dead_letters``/``stats``/``requeue_dead`` call.
+    """
+
+    def __init__(
+        self,
+        url: str = "amqp://guest:guest@127.0.0.1:5672/",
+        *,
+        max_priority: int = 10,
+        connect_timeout: float = 10.0,
+        publish_timeout: float = 30.0,
+        startup_linger: float = 0.05,
+        scan_limit: int = 10_000,
+        connection_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(max_priority, int) or not 1 <= max_priority <= 255:
+            raise RabbitMQBrokerError(
+                f"max_priority must be an int from 1 to 255 (RabbitMQ's range), got "
+                f"{max_priority!r}; 10 is plenty for most apps"
+            )
+        self.url = url
+        self.max_priority = max_priority
+        self.connect_timeout = connect_timeout
+        self.publish_timeout = publish_timeout
+        self.startup_linger = startup_linger
+        self.scan_limit = scan_limit
+        self.connection_name = connection_name
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: AbstractRobustChannel | None = None
+        self._consumer: AbstractRobustChannel | None = None
+        self._plain: AbstractChannel | None = None
+        self._reply_channel: AbstractChannel | None = None
+        self._reply_lock = asyncio.Lock()
+        self._replies: DirectReplyStorage | None = None
+        self._routes: OrderedDict[str, Receipt] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+        self._names = Names(self.namespace)
+        self._topology = Topology(self._names, max_priority, self._plain_channel)
+        self._prefetcher = Prefetcher(self._names, max_priority, self._topology.queue)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """``amqp://`` or ``amqps://`` URL; keyword options as for the constructor."""
+        return cls(url, **options)
+
+    def default_storage(self) -> Storage:
+        """Results by direct reply-to, for apps given this broker and no storage."""
+        from qtasks_rabbitmq.storage import DirectReplyStorage  # noqa: PLC0415 - cycle
+
+        return DirectReplyStorage(self)
+
+    def _attach(self, storage: DirectReplyStorage) -> None:
+        self._replies = storage
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def names(self) -> Names:
+        """The server-side names of this broker's namespace."""
+        return self._names
+
+    async def start(self) -> None:
+        """Connect (once); raise ``RabbitMQConnectionError`` if RabbitMQ cannot be reached."""
+        if self._connection is not None:
+            return
+        if self._names.namespace != self.namespace:
+            self._names = Names(self.namespace)
+            self._topology = Topology(self._names, self.max_priority, self._plain_channel)
+            self._prefetcher = Prefetcher(self._names, self.max_priority, self._topology.queue)
+        name = self.connection_name or f"qtasks {self.namespace} pid {os.getpid()}"
+        try:
+            connection = await aio_pika.connect_robust(
+                self.url, timeout=self.connect_timeout, client_properties={"connection_name": name}
+            )
+        except (OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError) as exc:
+            raise RabbitMQConnectionError(
+                f"cannot connect to RabbitMQ at {redact_url(self.url)}: {exc!r}. Check that "
+                "the server runs and that host, port, user, password and vhost are right"
+            ) from None
+        self._connection = connection
+        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._consumer = await connection.channel(publisher_confirms=False)
+        self._consumer.reopen_callbacks.add(self._on_consumer_reopen)
+        connection.reconnect_callbacks.add(self._on_reconnect)
+
+    async def stop(self) -> None:
+        """Give buffered deliveries back, finish background republishes, disconnect."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        background = list(self._background)
+        if background:
+            await asyncio.wait(background, timeout=5)
+        try:
+            await asyncio.wait_for(self._prefetcher.close(), 5)
+        except Exception as exc:
+            logger.debug("could not hand buffered deliveries back before closing: %r", exc)
+        self._prefetcher.reset()
+        self._topology.forget()
+        self._plain = self._reply_channel = None
+        self._routes.clear()
+        await connection.close()
+
+    def _on_consumer_reopen(self, *_: Any) -> None:
+        self._prefetcher.wake()
+
+    def _on_reconnect(self, *_: Any) -> None:
+        logger.warning("reconnected to RabbitMQ at %s", redact_url(self.url))
+        self._topology.forget()
+        self._prefetcher.wake()
+
+    async def _ready(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            await self.start()
+        assert self._connection is not None
+        return self._connection
+
+    async def _channel_of(self, channel: AbstractRobustChannel, timeout: float) -> AbstractChannel:
+        """The live AMQP channel under a robust one, waiting out a reconnect."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                raw = await asyncio.wait_for(channel.get_underlay_channel(), max(remaining, 0.01))
+                if not raw.is_closed:
+                    return raw
+            except (asyncio.TimeoutError, aiormq.exceptions.ChannelInvalidStateError):
+                pass
+            except aiormq.exceptions.AMQPError as exc:
+                logger.debug("channel not usable yet: %r", exc)
+            if loop.time() >= deadline:
+                raise RabbitMQConnectionError(
+                    f"RabbitMQ at {redact_url(self.url)} is not reachable (waited {timeout:g} s "
+                    "for the connection to come back)"
+                )
+            await asyncio.sleep(0.05)
+
+    async def _plain_channel(self) -> AbstractChannel:
+        """A channel without confirms for declares and inspection, opened again if closed."""
+        channel = self._plain
+        if channel is not None and not channel.is_closed:
+            return channel
+        connection = await self._ready()
+        try:
+            await asyncio.wait_for(connection.ready(), self.publish_timeout)
+        except asyncio.TimeoutError:
+            raise RabbitMQConnectionError(
+                f"RabbitMQ at {redact_url(self.url)} is not reachable"
+            ) from None
+        transport = connection.transport
+        assert transport is not None
+        self._plain = await transport.connection.channel(publisher_confirms=False)
+        return self._plain
+
+    async def _scratch_channel(self) -> AbstractChannel:
+        """A fresh channel for operations that may close it (a passive declare of a gap)."""
+        connection = await self._ready()
+        await connection.ready()
+        transport = connection.transport
+        assert transport is not None
+        return await transport.connection.channel(publisher_confirms=False)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publish persistent messages and wait for RabbitMQ's confirms."""
+        await self._send(messages, None)
+
+    async def _send(
+        self, messages: Sequence[OutgoingMessage], reply: Callable[[str], str | None] | None
+    ) -> None:
+        now = time.time()
+        outs = []
+        for message in messages:
+            reply_to = reply(message.uuid) if reply is not None and message.uuid else None
+            properties = task_properties(
+                uuid=message.uuid,
+                priority=message.priority,
+                max_priority=self.max_priority,
+                reply_to=reply_to,
+            )
+            outs.append(
+                await self._routed(message.queue, message.body, properties, message.eta, now)
+            )
+        await self._publish(outs, self.publish_timeout)
+
+    async def _routed(
+        self, queue: str, body: bytes, properties: Basic.Properties, eta: float | None, now: float
+    ) -> _Out:
+        """Address a task message: its work queue, or the delay levels when it is not due."""
+        routing_key = self._names.queue(queue)
+        if eta is not None:
+            milliseconds = delay_ms(eta - now)
+            if milliseconds > 0:
+                levels = milliseconds.bit_length()
+                await self._topology.delay_levels(queue, levels)
+                headers = properties.headers if properties.headers is not None else {}
+                headers.update(delay_headers(milliseconds))
+                headers[HEADER_ETA] = eta
+                properties.headers = headers
+                exchange = self._names.delay_exchange(queue, levels)
+                return _Out(exchange, routing_key, body, properties, queue)
+        await self._topology.queue(queue)
+        return _Out("", routing_key, body, properties, queue)
+
+    async def _publish(self, outs: Sequence[_Out], timeout: float) -> None:
+        """Publish and wait for every confirm, publishing again what a reconnect lost."""
+        if not outs:
+            return
+        await self._ready()
+        assert self._publisher is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pending = list(outs)
+        failures = 0
+        while True:
+            channel = await self._channel_of(self._publisher, max(0.0, deadline - loop.time()))
+            if any(out.properties.reply_to == REPLY_TO for out in pending):
+                await self._ensure_reply_consumer(channel)
+            results = await asyncio.gather(
+                *(
+                    channel.basic_publish(
+                        out.body,
+                        exchange=out.exchange,
+                        routing_key=out.routing_key,
+                        properties=out.properties,
+                        mandatory=out.mandatory,
+                    )
+                    for out in pending
+                ),
+                return_exceptions=True,
+            )
+            retry: list[_Out] = []
+            last: object = None
+            for out, result in zip(pending, results, strict=True):
+                if isinstance(result, aiormq.exceptions.PublishError):
+                    self._topology.forget()
+                    detail = getattr(result.frame, "reply_text", None) or "returned"
+                    raise UnroutableMessageError(
+                        out.queue, out.exchange or out.routing_key, str(detail)
+                    )
+                if isinstance(result, Basic.Nack):
+                    retry.append(out)
+                    last = "RabbitMQ nacked the publish"
+                elif isinstance(result, RETRYABLE):
+                    retry.append(out)
+                    last = result
+                elif isinstance(result, BaseException):
+                    raise result
+            if not retry:
+                return
+            failures += 1
+            if loop.time() >= deadline:
+                raise RabbitMQConnectionError(
+                    f"{len(retry)} message(s) not confirmed by RabbitMQ at "
+                    f"{redact_url(self.url)} within {timeout:g} s; last error: {last!r}"
+                )
+            if failures == 1:
+                logger.warning("publish not confirmed, trying again: %r", last)
+            pending = retry
+            await asyncio.sleep(min(1.0, 0.05 * 2**failures))
+
+    async def _ensure_reply_consumer(self, channel: AbstractChannel) -> None:
+        """Consume direct replies on the publishing channel, as RabbitMQ requires."""
+        if self._reply_channel is channel:
+            return
+        async with self._reply_lock:
+            if self._reply_channel is channel:
+                return
+            await channel.basic_consume(REPLY_TO, self._on_reply, no_ack=True)
+            self._reply_channel = channel
+
+    async def _on_reply(self, message: DeliveredMessage) -> None:
+        storage = self._replies
+        if storage is not None and message.header.properties.message_type == MESSAGE_TYPE_RESULT:
+            storage.deliver(message.body)
+
+    # -- consuming -------------------------------------------------------------------------------
+
+    async def receive(
+        self, queues: Sequence[str], max_messages: int, timeout: float
+    ) -> list[Delivery]:
+        """Take up to ``max_messages`` buffered deliveries, waiting up to ``timeout`` s."""
+        await self._ready()
+        assert self._consumer is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        prefetcher = self._prefetcher
+        while True:
+            channel = await self._channel_of(self._consumer, max(0.0, deadline - loop.time()))
+            if await prefetcher.ensure(channel, queues, max_messages):
+                await asyncio.sleep(self.startup_linger)
+            taken = self._deliveries(prefetcher.take(max_messages))
+            if taken:
+                return taken
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            await prefetcher.wait(remaining)
+
+    def _deliveries(self, taken: list[tuple[Receipt, bytes, bool]]) -> list[Delivery]:
+        out = []
+        now = time.time()
+        for receipt, body, redelivered in taken:
+            if redelivered:
+                self._spawn(self._republish([(receipt, body, receipt.delivered + 1)], 0.0))
+                continue
+            if receipt.eta is not None and receipt.eta > now + EARLY_TOLERANCE:
+                self._spawn(self._republish([(receipt, body, receipt.delivered)], 0.0))
+                continue
+            if receipt.uuid is not None and receipt.reply_to is not None:
+                routes = self._routes
+                routes[receipt.uuid] = receipt
+                routes.move_to_end(receipt.uuid)
+                if len(routes) > MAX_REPLY_ROUTES:
+                    routes.popitem(last=False)
+            out.append(
+                Delivery(
+                    body=body,
+                    queue=receipt.queue,
+                    receipt=receipt,
+                    delivery_count=receipt.delivered + 1,
+                    uuid=receipt.uuid,
+                    priority=receipt.priority,
+                )
+            )
+        return out
+
+    async def _republish(self, items: list[tuple[Receipt, bytes, int]], delay: float) -> None:
+        """Publish copies with a new delivery count (and delay), then ack the originals."""
+        now = time.time()
+        outs = []
+        for receipt, body, delivered in items:
+            eta = receipt.eta if receipt.eta is not None and receipt.eta > now else None
+            if delay > 0:
+                eta = now + delay
+            properties = task_properties(
+                uuid=receipt.uuid,
+                priority=receipt.priority,
+                max_priority=self.max_priority,
+                delivered=delivered,
+                reply_to=receipt.reply_to,
+            )
+            outs.append(await self._routed(receipt.queue, body, properties, eta, now))
+        try:
+            await self._publish(outs, self.publish_timeout)
+        except Exception:
+            logger.exception("could not republish %d message(s); RabbitMQ keeps them", len(items))
+            for receipt, _, _ in items:
+                if self._prefetcher.settled(receipt):
+                    await self._settle_one(receipt, requeue=True)
+            return
+        for receipt, _, _ in items:
+            if self._prefetcher.settled(receipt):
+                await self._settle_one(receipt)
+
+    async def _settle_one(self, receipt: Receipt, *, requeue: bool | None = None) -> None:
+        try:
+            if requeue is None:
+                await receipt.channel.basic_ack(receipt.tag, wait=False)
+            else:
+                await receipt.channel.basic_nack(receipt.tag, requeue=requeue, wait=False)
+        except (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPError):
+            logger.debug("channel of delivery %d closed; RabbitMQ requeued it", receipt.tag)
+
+    def _forget_route(self, receipt: Receipt) -> None:
+        if receipt.uuid is not None and self._routes.get(receipt.uuid) is receipt:
+            del self._routes[receipt.uuid]
+
+    def reply_route(self, uuid: str) -> str | None:
+        """Where the result of a task in flight should be sent by direct reply-to."""
+        receipt = self._routes.get(uuid)
+        return None if receipt is None else receipt.reply_to
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge; deliveries of a channel lost since are skipped (RabbitMQ requeued them)."""
+        for delivery in deliveries:
+            receipt: Receipt = delivery.receipt
+            self._forget_route(receipt)
+            if self._prefetcher.settled(receipt):
+                await self._settle_one(receipt)
+
+    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+        """Republish with the delivery count raised (after ``delay``), then ack the originals."""
+        items = []
+        for delivery in deliveries:
+            receipt: Receipt = delivery.receipt
+            self._forget_route(receipt)
+            if receipt.stale:
+                self._prefetcher.settled(receipt)
+            else:
+                items.append((receipt, delivery.body, receipt.delivered + 1))
+        if items:
+            await self._republish(items, delay)
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Publish the bytes and ``reason`` to the namespace's dead-letter queue, then ack."""
+        receipt: Receipt = delivery.receipt
+        await self._topology.dead()
+        properties = Basic.Properties(
+            delivery_mode=2,
+            correlation_id=receipt.uuid,
+            headers={
+                HEADER_QUEUE: delivery.queue,
+                HEADER_REASON: reason,
+                HEADER_DEAD_AT: time.time(),
+                HEADER_PRIORITY: delivery.priority,
+            },
+        )
+        out = _Out("", self._names.dead, delivery.body, properties, delivery.queue)
+        await self._publish([out], self.publish_timeout)
+        if self._prefetcher.settled(receipt):
+            await self._settle_one(receipt)
+
+    # -- results ---------------------------------------------------------------------------------
+
+    async def publish(
+        self, storage: Storage, records: Sequence[Task], messages: Sequence[OutgoingMessage]
+    ) -> None:
+        """Store records, then send; with the direct reply-to storage, ask for replies."""
+        if storage is self._replies and self._replies is not None:
+            self._replies.track(records)
+            await self._send(messages, lambda _: REPLY_TO)
+            return
+        await super().publish(storage, records, messages)
+
+    async def settle(
+        self,
+        storage: Storage,
+        records: Sequence[Task],
+        acks: Sequence[Delivery],
+        sends: Sequence[OutgoingMessage] = (),
+    ) -> None:
+        """Store, reply to waiting producers, send retries (keeping their reply route), ack."""
+        if records:
+            await storage.save(records)
+            if storage is not self._replies and self._routes:
+                await self.send_replies(records)
+        if sends:
+            await self._send(sends, self.reply_route)
+        if acks:
+            await self.ack(acks)
+
+    async def send_replies(self, records: Sequence[Task]) -> None:
+        """Send finished records to the producers that asked for a direct reply."""
+        outs = []
+        for record in records:
+            if not record.status.is_final:
+                continue
+            receipt = self._routes.pop(record.uuid, None)
+            if receipt is None or receipt.reply_to is None:
+                continue
+            properties = Basic.Properties(
+                delivery_mode=TRANSIENT,
+                correlation_id=record.uuid,
+                message_type=MESSAGE_TYPE_RESULT,
+            )
+            body = self.serializer.dumps(record.to_dict())
+            outs.append(_Out("", receipt.reply_to, body, properties, record.queue, mandatory=False))
+        try:
+            await self._publish(outs, min(5.0, self.publish_timeout))
+        except Exception as exc:
+            logger.warning("could not send %d result(s) by direct reply-to: %r", len(outs), exc)
+
+    # -- inspection and management ---------------------------------------------------------------
+
+    async def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters, oldest first (read without removing them)."""
+        return await _admin.dead_letters(self, queue, limit)
+
+    async def stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Ready, delayed and dead per queue; ``in_flight`` is ``None`` (AMQP cannot tell)."""
+        return await _admin.stats(self, queues)
+
+    async def purge(self, queues: Sequence[str]) -> int:
+        """Drop ready and delayed messages of ``queues``."""
+        return await _admin.purge(self, queues)
+
+    async def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
+        """Send dead letters back to their queues with a fresh delivery count."""
+        return await _admin.requeue_dead(self, queue, limit)
+
+    async def delete(self, queues: Sequence[str], *, dead_letters: bool = True) -> None:
+        """Delete ``queues`` from the server with their delay levels (and the dead letters).
+
+        Messages in them are lost; meant for tests and for retiring a queue.
+        """
+        await self._ready()
+        await self._topology.delete(queues, dead_letters=dead_letters)
+
+    @property
+    def known_queues(self) -> set[str]:
+        """QTasks queues this broker has declared since it connected."""
+        return self._topology.known_queues
