@@ -4,6 +4,7 @@ AMQP 0-9-1 can count a queue's ready messages (a passive declare) and read messa
 consuming them for good (``basic.get`` without ack, then closing the channel, which puts them
 back in their places). It cannot count unacknowledged messages, so ``in_flight`` is ``None``,
 nor ready messages per priority, so the whole ready count is reported under priority 0.
+Messages this process has prefetched but not yet handed to its worker count as ready.
 Dead letters of all queues share one queue per namespace; reading them scans at most
 ``scan_limit`` messages.
 """
@@ -152,6 +153,8 @@ async def stats(broker: RabbitMQBroker, queues: Sequence[str]) -> list[QueueStat
     try:
         for queue in queues:
             channel, ready, delayed = await _depths(broker, channel, queue, purge=False)
+            # Prefetched here but not yet handed to a worker: still ready, not in flight.
+            ready += broker._prefetcher.buffered(queue)
             out.append(
                 QueueStats(
                     queue=queue,

@@ -134,10 +134,9 @@ class Prefetcher:
             out.append((receipt, body, receipt.redelivered))
         return out
 
-    @property
-    def buffered(self) -> int:
-        """Deliveries waiting here for a ``receive``."""
-        return len(self._heap)
+    def buffered(self, queue: str) -> int:
+        """Deliveries of ``queue`` prefetched here and not yet taken by a ``receive``."""
+        return sum(1 for entry in self._heap if entry[2].queue == queue and not entry[2].stale)
 
     def settled(self, receipt: Receipt) -> bool:
         """Forget an outstanding delivery; ``False`` if it belongs to a closed channel."""
