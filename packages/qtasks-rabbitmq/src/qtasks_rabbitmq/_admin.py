@@ -20,7 +20,7 @@ from aiormq.abc import AbstractChannel, DeliveredMessage
 from pamqp.commands import Basic
 
 from qtasks.interfaces.broker import DeadLetter, QueueStats
-from qtasks_rabbitmq._wire import header_float, header_int, task_properties
+from qtasks_rabbitmq._wire import header_int, header_time, task_properties
 from qtasks_rabbitmq.names import (
     DELAY_LEVELS,
     HEADER_DEAD_AT,
@@ -73,7 +73,7 @@ def _dead_letter(message: DeliveredMessage) -> DeadLetter:
         queue=_queue_of(message),
         reason=reason.decode() if isinstance(reason, bytes) else str(reason or ""),
         uuid=message.header.properties.correlation_id or None,
-        dead_at=header_float(headers, HEADER_DEAD_AT) or 0.0,
+        dead_at=header_time(headers, HEADER_DEAD_AT) or 0.0,
         priority=header_int(headers, HEADER_PRIORITY, 0),
     )
 

@@ -143,13 +143,19 @@ class Prefetcher:
         self.outstanding.discard(receipt.tag)
         return receipt.channel is self._channel and not receipt.stale
 
-    async def close(self) -> None:
-        """Give buffered deliveries back to RabbitMQ and stop consuming."""
+    async def cancel(self) -> list[tuple[Receipt, bytes]]:
+        """Stop every consumer; return the deliveries still buffered (not yet taken)."""
         channel = self._channel
-        if channel is not None and not channel.is_closed:
-            for queue in list(self._tags):
-                await self._stop_consuming(channel, queue)
-        self.reset()
+        if channel is None or channel.is_closed:
+            return []
+        for tag in list(self._tags.values()):
+            await channel.basic_cancel(tag)
+        self._tags.clear()
+        left = [(entry[2], entry[3]) for entry in sorted(self._heap) if not entry[2].stale]
+        self._heap.clear()
+        for receipt, _ in left:
+            self.outstanding.add(receipt.tag)
+        return left
 
     # -- waiting -------------------------------------------------------------------------------
 

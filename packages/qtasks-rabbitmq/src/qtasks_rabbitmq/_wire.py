@@ -34,8 +34,10 @@ __all__ = [
     "delay_headers",
     "delay_ms",
     "header_int",
+    "header_time",
     "qtasks_priority",
     "task_properties",
+    "time_header",
 ]
 
 #: The longest delay the delay levels express (about 49.7 days); longer ones hop again.
@@ -88,12 +90,17 @@ def header_int(headers: Mapping[str, Any], name: str, default: int) -> int:
     return default
 
 
-def header_float(headers: Mapping[str, Any], name: str) -> float | None:
-    """A numeric header as float, or ``None``."""
+def header_time(headers: Mapping[str, Any], name: str) -> float | None:
+    """An epoch-milliseconds header as epoch seconds, or ``None``."""
     value = headers.get(name)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value / 1000
     return None
+
+
+def time_header(epoch: float) -> int:
+    """Epoch seconds as the integer milliseconds a header carries exactly."""
+    return round(epoch * 1000)
 
 
 def task_properties(
@@ -115,7 +122,7 @@ def task_properties(
     if delivered:
         headers[HEADER_DELIVERED] = delivered
     if eta is not None:
-        headers[HEADER_ETA] = eta
+        headers[HEADER_ETA] = time_header(eta)
     return Basic.Properties(
         delivery_mode=PERSISTENT,
         priority=amqp_priority(priority, max_priority),
@@ -143,7 +150,7 @@ def receipt_of(message: DeliveredMessage, queue: str, max_priority: int) -> Rece
         priority=priority,
         delivered=max(0, header_int(headers, HEADER_DELIVERED, 0)),
         reply_to=properties.reply_to or None,
-        eta=header_float(headers, HEADER_ETA),
+        eta=header_time(headers, HEADER_ETA),
         redelivered=bool(message.redelivered),
     )
 

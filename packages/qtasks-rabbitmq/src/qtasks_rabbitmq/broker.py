@@ -46,6 +46,7 @@ from qtasks_rabbitmq._wire import (
     delay_headers,
     delay_ms,
     task_properties,
+    time_header,
 )
 from qtasks_rabbitmq.exceptions import (
     RabbitMQBrokerError,
@@ -199,7 +200,7 @@ class RabbitMQBroker(Broker):
         if background:
             await asyncio.wait(background, timeout=5)
         try:
-            await asyncio.wait_for(self._prefetcher.close(), 5)
+            await asyncio.wait_for(self._return_buffered(), 5)
         except Exception as exc:
             logger.debug("could not hand buffered deliveries back before closing: %r", exc)
         self._prefetcher.reset()
@@ -207,6 +208,16 @@ class RabbitMQBroker(Broker):
         self._plain = self._reply_channel = None
         self._routes.clear()
         await connection.close()
+
+    async def _return_buffered(self) -> None:
+        """Put prefetched deliveries no worker has seen back, without counting a delivery.
+
+        Closing the channel would requeue them as "redelivered", which this broker counts as
+        a delivery; a copy with the same count keeps ``retries`` honest.
+        """
+        left = await self._prefetcher.cancel()
+        if left:
+            await self._republish([(r, body, r.delivered) for r, body in left], 0.0)
 
     def _on_consumer_reopen(self, *_: Any) -> None:
         self._prefetcher.wake()
@@ -309,7 +320,7 @@ class RabbitMQBroker(Broker):
                 await self._topology.delay_levels(queue, levels)
                 headers = properties.headers if properties.headers is not None else {}
                 headers.update(delay_headers(milliseconds))
-                headers[HEADER_ETA] = eta
+                headers[HEADER_ETA] = time_header(eta)
                 properties.headers = headers
                 exchange = self._names.delay_exchange(queue, levels)
                 return _Out(exchange, routing_key, body, properties, queue)
@@ -516,7 +527,7 @@ class RabbitMQBroker(Broker):
             headers={
                 HEADER_QUEUE: delivery.queue,
                 HEADER_REASON: reason,
-                HEADER_DEAD_AT: time.time(),
+                HEADER_DEAD_AT: time_header(time.time()),
                 HEADER_PRIORITY: delivery.priority,
             },
         )

@@ -42,12 +42,13 @@ REPLY_TO = "amq.rabbitmq.reply-to"
 HEADER_PRIORITY = "x-qtasks-priority"
 #: How many times earlier copies of this message were handed to a worker.
 HEADER_DELIVERED = "x-qtasks-delivered"
-#: When a delayed message is due (epoch seconds), to catch delays beyond the last level.
-HEADER_ETA = "x-qtasks-eta"
-#: On a dead letter: the QTasks queue it came from, why, and when (epoch seconds).
+#: When a delayed message is due (epoch milliseconds, an integer: AMQP tables carry Python
+#: floats as 32-bit floats, far too coarse for a timestamp), to catch delays past the levels.
+HEADER_ETA = "x-qtasks-eta-ms"
+#: On a dead letter: the QTasks queue it came from, why, and when (epoch milliseconds).
 HEADER_QUEUE = "x-qtasks-queue"
 HEADER_REASON = "x-qtasks-reason"
-HEADER_DEAD_AT = "x-qtasks-dead-at"
+HEADER_DEAD_AT = "x-qtasks-dead-at-ms"
 
 #: AMQP ``type`` property of task messages and of results sent by direct reply-to.
 MESSAGE_TYPE_TASK = "qtasks.task"
