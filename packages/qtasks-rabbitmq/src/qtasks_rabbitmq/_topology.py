@@ -30,6 +30,7 @@ class Topology:
         self.max_priority = max_priority
         self._channel = channel
         self._queues: set[str] = set()
+        self._seen: set[str] = set()
         self._levels: dict[str, int] = {}
         self._dead = False
         self._lock = asyncio.Lock()
@@ -42,8 +43,8 @@ class Topology:
 
     @property
     def known_queues(self) -> set[str]:
-        """QTasks queues this process has declared."""
-        return set(self._queues)
+        """QTasks queues this process has declared (and not deleted) since it was made."""
+        return set(self._seen)
 
     async def queue(self, queue: str) -> None:
         """Declare ``queue``'s durable priority work queue."""
@@ -66,6 +67,7 @@ class Topology:
                     "it is empty"
                 ) from exc
             self._queues.add(queue)
+            self._seen.add(queue)
 
     async def dead(self) -> None:
         """Declare the namespace's dead-letter queue."""
@@ -132,6 +134,7 @@ class Topology:
                 await channel.queue_delete(names.delay_queue(queue, level))
             await channel.queue_delete(names.queue(queue))
             self._queues.discard(queue)
+            self._seen.discard(queue)
             self._levels.pop(queue, None)
         if dead_letters:
             await channel.queue_delete(names.dead)

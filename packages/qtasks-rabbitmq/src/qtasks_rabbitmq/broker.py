@@ -171,7 +171,7 @@ class RabbitMQBroker(Broker):
         """Connect (once); raise ``RabbitMQConnectionError`` if RabbitMQ cannot be reached."""
         if self._connection is not None:
             return
-        if self._names.namespace != self.namespace:
+        if self._names.namespace != self.namespace:  # bound after construction
             self._names = Names(self.namespace)
             self._topology = Topology(self._names, self.max_priority, self._plain_channel)
             self._prefetcher = Prefetcher(self._names, self.max_priority, self._topology.queue)
@@ -614,5 +614,5 @@ class RabbitMQBroker(Broker):
 
     @property
     def known_queues(self) -> set[str]:
-        """QTasks queues this broker has declared since it connected."""
+        """QTasks queues this broker has declared (kept across reconnects and restarts)."""
         return self._topology.known_queues
