@@ -38,11 +38,18 @@ def test_delay_bits_add_up_to_the_delay() -> None:
     assert delay_headers(0) == {}
 
 
-def test_delays_round_up_and_are_capped() -> None:
+def test_delays_round_up_to_seven_significant_bits_and_are_capped() -> None:
     assert delay_ms(0.0001) == 1
-    assert delay_ms(1.5) == 1500
+    assert delay_ms(0.127) == 127  # short delays stay exact
+    assert delay_ms(1.5) == 1504  # 1500 rounded up to 7 significant bits
+    assert delay_ms(1.023) == 1024  # one hop instead of ten
     assert delay_ms(-3) == 0
-    assert delay_ms(10**9) == MAX_DELAY_MS
+    for seconds in (0.2, 1.234, 59.9, 3600.5, 86_400 * 3.3):
+        milliseconds = delay_ms(seconds)
+        assert seconds * 1000 <= milliseconds <= seconds * 1000 * (1 + 1 / 64) + 1
+        assert bin(milliseconds).count("1") <= 7
+    assert delay_ms(10**9) <= MAX_DELAY_MS
+    assert delay_ms(10**9).bit_length() == MAX_DELAY_MS.bit_length()
 
 
 def test_task_properties_are_persistent_and_fresh() -> None:

@@ -316,8 +316,11 @@ class RabbitMQBroker(Broker):
         if eta is not None:
             milliseconds = delay_ms(eta - now)
             if milliseconds > 0:
+                await self._topology.delay_levels(queue, milliseconds.bit_length())
+                # Declaring levels takes round trips: measure the delay again from now, so
+                # that time is not added to it. It can only shrink, so the levels suffice.
+                milliseconds = max(1, delay_ms(eta - time.time()))
                 levels = milliseconds.bit_length()
-                await self._topology.delay_levels(queue, levels)
                 headers = properties.headers if properties.headers is not None else {}
                 headers.update(delay_headers(milliseconds))
                 headers[HEADER_ETA] = time_header(eta)
