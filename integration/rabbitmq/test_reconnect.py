@@ -7,7 +7,6 @@ torn down instead, which looks the same to the client as a network failure.
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import uuid
 
@@ -97,26 +96,41 @@ async def test_a_worker_reconnects_and_keeps_consuming(
     worker = QueueTasks(app_name, broker=RabbitMQBroker(amqp_url, connection_name=connection_name))
     producer = QueueTasks(app_name, broker=amqp_url)
 
+    release = anyio.Event()
+    runs: list[int] = []
+
     @worker.task(name="square")
     async def square(n: int) -> int:
-        await asyncio.sleep(0.03)
+        runs.append(n)
+        await release.wait()  # held until the connection has been closed under it
         return n * n
 
     try:
         async with worker.running(concurrency=8):
+            release.set()
             first = await producer.add_task("square", 3, timeout=30)
             assert first.returning == 9
             broker = worker.broker
             assert isinstance(broker, RabbitMQBroker)
             await _force_close(broker, connection_name)  # idle: nothing in flight
             with anyio.fail_after(30):
-                while "reconnected to RabbitMQ" not in caplog.text:
+                while caplog.text.count("reconnected to RabbitMQ") < 1:
                     await anyio.sleep(0.05)
-            queued = await producer.add_tasks("square", [(n,) for n in range(300)])
+            release = anyio.Event()
+            queued = await producer.add_tasks("square", [(n,) for n in range(100)])
+            with anyio.fail_after(30):
+                while not broker._prefetcher.outstanding:
+                    await anyio.sleep(0.01)
             await _force_close(broker, connection_name)  # busy: deliveries in flight
+            with anyio.fail_after(30):
+                while caplog.text.count("reconnected to RabbitMQ") < 2:
+                    await anyio.sleep(0.05)
+            release.set()
             results = [await producer.wait_result(t.uuid, timeout=60) for t in queued]
-        assert [r.returning for r in results] == [n * n for n in range(300)]
-        assert caplog.text.count("reconnected to RabbitMQ") == 2
+        assert [r.returning for r in results] == [n * n for n in range(100)]
+        # Tasks running through the reconnect kept their (redelivered) messages: none ran twice.
+        assert sorted(runs) == sorted([3, *range(100)])
     finally:
+        release.set()
         await producer.stop()
         await worker.stop()

@@ -141,6 +141,7 @@ class RabbitMQBroker(Broker):
         self._reply_lock = asyncio.Lock()
         self._replies: DirectReplyStorage | None = None
         self._routes: OrderedDict[str, Receipt] = OrderedDict()
+        self._held: dict[str, Delivery] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._names = Names(self.namespace)
         self._topology = Topology(self._names, max_priority, self._plain_channel)
@@ -207,6 +208,7 @@ class RabbitMQBroker(Broker):
         self._topology.forget()
         self._plain = self._reply_channel = None
         self._routes.clear()
+        self._held.clear()
         await connection.close()
 
     async def _return_buffered(self) -> None:
@@ -429,6 +431,13 @@ class RabbitMQBroker(Broker):
         out = []
         now = time.time()
         for receipt, body, redelivered in taken:
+            held = self._held.get(receipt.uuid) if receipt.uuid is not None else None
+            if held is not None and held.receipt.stale:
+                # Our worker still runs this task, taken on a channel lost since: let the
+                # live delivery stand in for the dead one, so the task's ack lands, and a
+                # crash of this worker still leaves the message with RabbitMQ.
+                self._adopt(held, receipt)
+                continue
             if redelivered:
                 self._spawn(self._republish([(receipt, body, receipt.delivered + 1)], 0.0))
                 continue
@@ -441,17 +450,25 @@ class RabbitMQBroker(Broker):
                 routes.move_to_end(receipt.uuid)
                 if len(routes) > MAX_REPLY_ROUTES:
                     routes.popitem(last=False)
-            out.append(
-                Delivery(
-                    body=body,
-                    queue=receipt.queue,
-                    receipt=receipt,
-                    delivery_count=receipt.delivered + 1,
-                    uuid=receipt.uuid,
-                    priority=receipt.priority,
-                )
+            delivery = Delivery(
+                body=body,
+                queue=receipt.queue,
+                receipt=receipt,
+                delivery_count=receipt.delivered + 1,
+                uuid=receipt.uuid,
+                priority=receipt.priority,
             )
+            if receipt.uuid is not None:
+                self._held[receipt.uuid] = delivery
+            out.append(delivery)
         return out
+
+    def _adopt(self, held: Delivery, receipt: Receipt) -> None:
+        old: Receipt = held.receipt
+        held.receipt = receipt
+        if receipt.uuid is not None and self._routes.get(receipt.uuid) is old:
+            self._routes[receipt.uuid] = receipt
+        logger.info("task %s: redelivered after a reconnect while still running here", receipt.uuid)
 
     async def _republish(self, items: list[tuple[Receipt, bytes, int]], delay: float) -> None:
         """Publish copies with a new delivery count (and delay), then ack the originals."""
@@ -490,9 +507,16 @@ class RabbitMQBroker(Broker):
         except (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPError):
             logger.debug("channel of delivery %d closed; RabbitMQ requeued it", receipt.tag)
 
-    def _forget_route(self, receipt: Receipt) -> None:
-        if receipt.uuid is not None and self._routes.get(receipt.uuid) is receipt:
-            del self._routes[receipt.uuid]
+    def _forget(self, delivery: Delivery) -> Receipt:
+        """Drop what is kept about a delivery being settled; return its receipt."""
+        receipt: Receipt = delivery.receipt
+        uuid = receipt.uuid
+        if uuid is not None:
+            if self._routes.get(uuid) is receipt:
+                del self._routes[uuid]
+            if self._held.get(uuid) is delivery:
+                del self._held[uuid]
+        return receipt
 
     def reply_route(self, uuid: str) -> str | None:
         """Where the result of a task in flight should be sent by direct reply-to."""
@@ -502,27 +526,31 @@ class RabbitMQBroker(Broker):
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge; deliveries of a channel lost since are skipped (RabbitMQ requeued them)."""
         for delivery in deliveries:
-            receipt: Receipt = delivery.receipt
-            self._forget_route(receipt)
+            receipt = self._forget(delivery)
             if self._prefetcher.settled(receipt):
                 await self._settle_one(receipt)
 
     async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
         """Republish with the delivery count raised (after ``delay``), then ack the originals."""
+        # A delivery of a channel lost since was requeued by RabbitMQ, but its redelivered
+        # copy may have been dropped as a duplicate while the worker still held this one:
+        # publish it all the same (at worst a duplicate, never a loss); only the ack is skipped.
         items = []
         for delivery in deliveries:
-            receipt: Receipt = delivery.receipt
-            self._forget_route(receipt)
-            if receipt.stale:
-                self._prefetcher.settled(receipt)
-            else:
-                items.append((receipt, delivery.body, receipt.delivered + 1))
+            receipt = self._forget(delivery)
+            items.append((receipt, delivery.body, receipt.delivered + 1))
         if items:
             await self._republish(items, delay)
 
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Publish the bytes and ``reason`` to the namespace's dead-letter queue, then ack."""
+        """Publish the bytes and ``reason`` to the namespace's dead-letter queue, then ack.
+
+        The reply route stays: the worker stores the task's error record right after, and
+        that record is what a producer waiting by direct reply-to should get.
+        """
         receipt: Receipt = delivery.receipt
+        if receipt.uuid is not None and self._held.get(receipt.uuid) is delivery:
+            del self._held[receipt.uuid]
         await self._topology.dead()
         properties = Basic.Properties(
             delivery_mode=2,
