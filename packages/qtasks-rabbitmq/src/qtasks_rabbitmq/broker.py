@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq
@@ -100,13 +101,14 @@ class _Out:
 class RabbitMQBroker(Broker):
     """QTasks queues on RabbitMQ (AMQP 0-9-1, tested on RabbitMQ 3.10 without plugins).
 
-    ``url``: ``amqp://user:password@host:5672/vhost`` or ``amqps://...``; query parameters
-    go to aio-pika (``?heartbeat=30``). ``max_priority``: the work queues' ``x-max-priority``
-    (1-255; see ``_wire`` for the mapping of QTasks priorities). ``publish_timeout``: how long
-    ``send`` keeps trying through a reconnect before it raises. ``startup_linger``: how long a
-    ``receive`` that has just started consuming lets the first burst arrive before ordering
-    it by priority. ``scan_limit``: at most this many dead letters are read by one
-    ``dead_letters``/``stats``/``requeue_dead`` call.
+        ``url``: ``amqp://user:password@host:5672/vhost`` or ``amqps://...``; query parameters
+        go to aio-pika (``?heartbeat=30``). ``max_priority``: the work queues' ``x-max-priority``
+        (1-255; see ``_wire`` for the mapping of QTasks priorities). ``publish_timeout``: how long
+        ``send`` keeps trying through a reconnect before it raises. ``startup_linger``: how long a
+        ``receive`` that has just started consuming lets the first burst arrive before ordering
+        it by priority. ``reconnect_interval``: seconds between reconnect attempts (a
+    ``reconnect_interval`` in the URL wins). ``scan_limit``: at most this many dead letters are read by one
+        ``dead_letters``/``stats``/``requeue_dead`` call.
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class RabbitMQBroker(Broker):
         connect_timeout: float = 10.0,
         publish_timeout: float = 30.0,
         startup_linger: float = 0.05,
+        reconnect_interval: float = 1.0,
         scan_limit: int = 10_000,
         connection_name: str | None = None,
     ) -> None:
@@ -131,6 +134,7 @@ class RabbitMQBroker(Broker):
         self.connect_timeout = connect_timeout
         self.publish_timeout = publish_timeout
         self.startup_linger = startup_linger
+        self.reconnect_interval = reconnect_interval
         self.scan_limit = scan_limit
         self.connection_name = connection_name
         self._connection: AbstractRobustConnection | None = None
@@ -177,9 +181,12 @@ class RabbitMQBroker(Broker):
             self._topology = Topology(self._names, self.max_priority, self._plain_channel)
             self._prefetcher = Prefetcher(self._names, self.max_priority, self._topology.queue)
         name = self.connection_name or f"qtasks {self.namespace} pid {os.getpid()}"
+        options: dict[str, Any] = {"client_properties": {"connection_name": name}}
+        if "reconnect_interval" not in urlsplit(self.url).query:
+            options["reconnect_interval"] = self.reconnect_interval
         try:
             connection = await aio_pika.connect_robust(
-                self.url, timeout=self.connect_timeout, client_properties={"connection_name": name}
+                self.url, timeout=self.connect_timeout, **options
             )
         except (OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError) as exc:
             raise RabbitMQConnectionError(
