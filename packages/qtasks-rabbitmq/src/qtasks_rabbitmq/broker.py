@@ -101,14 +101,14 @@ class _Out:
 class RabbitMQBroker(Broker):
     """QTasks queues on RabbitMQ (AMQP 0-9-1, tested on RabbitMQ 3.10 without plugins).
 
-        ``url``: ``amqp://user:password@host:5672/vhost`` or ``amqps://...``; query parameters
-        go to aio-pika (``?heartbeat=30``). ``max_priority``: the work queues' ``x-max-priority``
-        (1-255; see ``_wire`` for the mapping of QTasks priorities). ``publish_timeout``: how long
-        ``send`` keeps trying through a reconnect before it raises. ``startup_linger``: how long a
-        ``receive`` that has just started consuming lets the first burst arrive before ordering
-        it by priority. ``reconnect_interval``: seconds between reconnect attempts (a
-    ``reconnect_interval`` in the URL wins). ``scan_limit``: at most this many dead letters are read by one
-        ``dead_letters``/``stats``/``requeue_dead`` call.
+    ``url``: ``amqp://user:password@host:5672/vhost`` or ``amqps://...``; query parameters
+    go to aio-pika (``?heartbeat=30``). ``max_priority``: the work queues' ``x-max-priority``
+    (1-255; see ``_wire`` for the mapping of QTasks priorities). ``publish_timeout``: how long
+    ``send`` keeps trying through a reconnect before it raises. ``startup_linger``: how long a
+    ``receive`` that has just started consuming lets the first burst arrive before ordering
+    it by priority. ``reconnect_interval``: seconds between reconnect attempts (one given in
+    the URL wins). ``scan_limit``: at most this many dead letters are read by one
+    ``dead_letters``/``stats``/``requeue_dead`` call.
     """
 
     def __init__(
