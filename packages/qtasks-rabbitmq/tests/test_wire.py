@@ -57,14 +57,17 @@ def test_task_properties_are_persistent_and_fresh() -> None:
     assert properties.delivery_mode == 2
     assert properties.priority == 7
     assert properties.correlation_id == "u"
-    assert properties.headers == {HEADER_PRIORITY: -2, HEADER_DELIVERED: 3}
+    assert properties.headers == {HEADER_PRIORITY: "-2", HEADER_DELIVERED: 3}
     assert task_properties(uuid="", priority=0, max_priority=10).correlation_id is None
 
 
 def test_header_int_ignores_foreign_types() -> None:
     assert header_int({"a": 3}, "a", 0) == 3
     assert header_int({"a": True}, "a", 0) == 0
-    assert header_int({"a": "3"}, "a", 7) == 7
+    assert header_int({"a": "-3"}, "a", 7) == -3  # the priority travels as text
+    assert header_int({"a": b"4"}, "a", 7) == 4
+    assert header_int({"a": "x"}, "a", 7) == 7
+    assert header_int({"a": 1.5}, "a", 7) == 7
 
 
 def test_names_are_namespaced() -> None:

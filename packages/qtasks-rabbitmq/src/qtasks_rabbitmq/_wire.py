@@ -83,8 +83,15 @@ def qtasks_priority(amqp: int | None, max_priority: int) -> int:
 
 
 def header_int(headers: Mapping[str, Any], name: str, default: int) -> int:
-    """An integer header, or ``default`` when it is missing or of another type."""
+    """An integer header (or one written as text), or ``default`` when missing or malformed."""
     value = headers.get(name)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return default
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return default
@@ -118,7 +125,9 @@ def task_properties(
     dead-lettered into a queue already named in its ``x-death`` history, so a republished
     copy must not carry the history of its trip through the delay levels.
     """
-    headers: dict[str, Any] = {HEADER_PRIORITY: priority}
+    # The priority goes as text: pamqp 3.3 (what Python 3.10 gets) cannot encode a negative
+    # integer in a header table.
+    headers: dict[str, Any] = {HEADER_PRIORITY: str(priority)}
     if delivered:
         headers[HEADER_DELIVERED] = delivered
     if eta is not None:

@@ -566,7 +566,7 @@ class RabbitMQBroker(Broker):
                 HEADER_QUEUE: delivery.queue,
                 HEADER_REASON: reason,
                 HEADER_DEAD_AT: time_header(time.time()),
-                HEADER_PRIORITY: delivery.priority,
+                HEADER_PRIORITY: str(delivery.priority),
             },
         )
         out = _Out("", self._names.dead, delivery.body, properties, delivery.queue)
