@@ -85,3 +85,4 @@ async def test_undecodable_bytes_from_another_program_are_dead_lettered(
         assert len(await broker.dead_letters()) == 1
     finally:
         await app.stop()
+        await broker.stop()  # used after its worker stopped, it connected again

@@ -6,6 +6,7 @@ made there, so tests can run beside other users of the same server.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -33,8 +34,12 @@ Cleanup = Callable[[RabbitMQBroker], None]
 
 
 @pytest.fixture
-async def cleanup(amqp_url: str) -> AsyncIterator[Cleanup]:
-    """Register brokers whose namespaces (queues, delay levels, dead letters) go at the end."""
+async def cleanup(amqp_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Cleanup]:
+    """Register brokers whose namespaces (queues, delay levels, dead letters) go at the end.
+
+    Afterwards it also fails the test if an AMQP connection was left running: its tasks would
+    die half-way with the event loop.
+    """
     brokers: list[RabbitMQBroker] = []
     yield brokers.append
     seen: dict[str, set[str]] = {}
@@ -48,3 +53,15 @@ async def cleanup(amqp_url: str) -> AsyncIterator[Cleanup]:
             await janitor.delete(sorted(queues))
         finally:
             await janitor.stop()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    ours = asyncio.current_task()
+    left = sorted(
+        name
+        for task in asyncio.all_tasks()
+        if task is not ours
+        and (name := getattr(task.get_coro(), "__qualname__", "")).startswith(
+            ("Connection.", "RobustConnection.", "Channel.", "OneShotCallback.")
+        )
+    )
+    assert not left, f"{request.node.name} left AMQP tasks running: {left}"

@@ -30,6 +30,7 @@ async def app(fresh_name: str, amqp_url: str, cleanup: Cleanup) -> AsyncIterator
     application = make_app(fresh_name, amqp_url, cleanup)
     yield application
     await application.stop()
+    await application.broker.stop()  # a broker used after its worker stopped starts again
 
 
 async def test_url_selects_the_rabbitmq_broker_and_reply_storage(amqp_url: str) -> None:

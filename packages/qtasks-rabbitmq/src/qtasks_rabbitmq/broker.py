@@ -147,6 +147,7 @@ class RabbitMQBroker(Broker):
         self._routes: OrderedDict[str, Receipt] = OrderedDict()
         self._held: dict[str, Delivery] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._names = Names(self.namespace)
         self._topology = Topology(self._names, max_priority, self._plain_channel)
         self._prefetcher = Prefetcher(self._names, max_priority, self._topology.queue)
@@ -201,22 +202,30 @@ class RabbitMQBroker(Broker):
 
     async def stop(self) -> None:
         """Give buffered deliveries back, finish background republishes, disconnect."""
-        connection, self._connection = self._connection, None
-        if connection is None:
+        connection = self._connection
+        if connection is None or self._stopping:
             return
-        background = list(self._background)
-        if background:
-            await asyncio.wait(background, timeout=5)
+        self._stopping = True
         try:
-            await asyncio.wait_for(self._return_buffered(), 5)
-        except Exception as exc:
-            logger.debug("could not hand buffered deliveries back before closing: %r", exc)
-        self._prefetcher.reset()
-        self._topology.forget()
-        self._plain = self._reply_channel = None
-        self._routes.clear()
-        self._held.clear()
-        await connection.close()
+            background = list(self._background)
+            if background:
+                await asyncio.wait(background, timeout=5)
+            try:
+                await asyncio.wait_for(self._return_buffered(), 5)
+            except Exception as exc:
+                logger.debug("could not hand buffered deliveries back before closing: %r", exc)
+        finally:
+            self._connection = None
+            self._prefetcher.reset()
+            self._topology.forget()
+            self._plain = self._reply_channel = None
+            self._routes.clear()
+            self._held.clear()
+            try:
+                await connection.close()
+                await _closing_callbacks()
+            finally:
+                self._stopping = False
 
     async def _return_buffered(self) -> None:
         """Put prefetched deliveries no worker has seen back, without counting a delivery.
@@ -654,3 +663,26 @@ class RabbitMQBroker(Broker):
     def known_queues(self) -> set[str]:
         """QTasks queues this broker has declared (kept across reconnects and restarts)."""
         return self._topology.known_queues
+
+
+async def _closing_callbacks() -> None:
+    """Let aio-pika's close callbacks finish, so none is left pending when the loop ends.
+
+    ``close()`` returns while aio-pika still runs its "connection closed" callbacks in
+    tasks of their own; an event loop closed right after (``anyio.run`` returning, a test
+    ending) would destroy them half-way.
+    """
+    deadline = asyncio.get_running_loop().time() + 5
+    quiet = 0
+    while quiet < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0)  # callbacks may be scheduled a few loop turns after close()
+        pending = [
+            task
+            for task in asyncio.all_tasks()
+            if "OneShotCallback" in getattr(task.get_coro(), "__qualname__", "")
+        ]
+        if pending:
+            quiet = 0
+            await asyncio.wait(pending, timeout=1)
+        else:
+            quiet += 1
