@@ -209,7 +209,9 @@ class RabbitMQBroker(Broker):
         try:
             background = list(self._background)
             if background:
-                await asyncio.wait(background, timeout=5)
+                _, late = await asyncio.wait(background, timeout=5)
+                for task in late:  # their originals go back to RabbitMQ with the channel
+                    task.cancel()
             try:
                 await asyncio.wait_for(self._return_buffered(), 5)
             except Exception as exc:
