@@ -51,6 +51,10 @@ class Prefetcher:
 
     # -- channel and consumers -----------------------------------------------------------------
 
+    def new_loop(self) -> None:
+        """Use a fresh lock: the old one may belong to an event loop that has ended."""
+        self._lock = asyncio.Lock()
+
     def reset(self) -> None:
         """Forget the channel: its consumers and unacked deliveries are gone with it."""
         self._channel = None

@@ -35,6 +35,10 @@ class Topology:
         self._dead = False
         self._lock = asyncio.Lock()
 
+    def new_loop(self) -> None:
+        """Use a fresh lock: the old one may belong to an event loop that has ended."""
+        self._lock = asyncio.Lock()
+
     def forget(self) -> None:
         """Declare everything again from now on (after a reconnect or a delete)."""
         self._queues.clear()

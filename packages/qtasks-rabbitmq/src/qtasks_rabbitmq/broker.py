@@ -148,6 +148,7 @@ class RabbitMQBroker(Broker):
         self._held: dict[str, Delivery] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._connecting: asyncio.Event | None = None
         self._names = Names(self.namespace)
         self._topology = Topology(self._names, max_priority, self._plain_channel)
         self._prefetcher = Prefetcher(self._names, max_priority, self._topology.queue)
@@ -169,6 +170,11 @@ class RabbitMQBroker(Broker):
     # -- lifecycle -------------------------------------------------------------------------------
 
     @property
+    def connected(self) -> bool:
+        """Whether the broker holds a connection (aio-pika may be reconnecting it)."""
+        return self._connection is not None
+
+    @property
     def names(self) -> Names:
         """The server-side names of this broker's namespace."""
         return self._names
@@ -177,10 +183,27 @@ class RabbitMQBroker(Broker):
         """Connect (once); raise ``RabbitMQConnectionError`` if RabbitMQ cannot be reached."""
         if self._connection is not None:
             return
+        if self._connecting is not None:  # another coroutine is connecting: share its result
+            await self._connecting.wait()
+            if not self.connected:
+                raise RabbitMQConnectionError(f"could not connect to {redact_url(self.url)}")
+            return
+        self._connecting = asyncio.Event()
+        try:
+            await self._connect()
+        finally:
+            connecting, self._connecting = self._connecting, None
+            connecting.set()
+
+    async def _connect(self) -> None:
         if self._names.namespace != self.namespace:  # bound after construction
             self._names = Names(self.namespace)
             self._topology = Topology(self._names, self.max_priority, self._plain_channel)
             self._prefetcher = Prefetcher(self._names, self.max_priority, self._topology.queue)
+        # Locks belong to an event loop; a broker may be started again on another one.
+        self._reply_lock = asyncio.Lock()
+        self._topology.new_loop()
+        self._prefetcher.new_loop()
         name = self.connection_name or f"qtasks {self.namespace} pid {os.getpid()}"
         options: dict[str, Any] = {"client_properties": {"connection_name": name}}
         if "reconnect_interval" not in urlsplit(self.url).query:
