@@ -59,30 +59,37 @@ async def test_undecodable_bytes_from_another_program_are_dead_lettered(
         assert (await app.add_task("add", 1, 1)).status is TaskStatus.NEW
         # Another program publishes garbage straight to the work queue.
         connection = await aio_pika.connect(amqp_url)
+        work_queue = broker.names.queue(app.default_queue)
         async with connection:
             channel = await connection.channel()
             await channel.default_exchange.publish(
                 aio_pika.Message(b"\x00garbage{", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=broker.names.queue(app.default_queue),
+                routing_key=work_queue,
             )
+            # And through a route of its own (the binding goes with the queue at cleanup).
+            queue = await channel.get_queue(work_queue, ensure=False)
+            await queue.bind("amq.direct", routing_key=f"{app_name}-other-route")
+            direct = await channel.get_exchange("amq.direct", ensure=False)
+            await direct.publish(aio_pika.Message(b"[1, 2"), routing_key=f"{app_name}-other-route")
         async with app.running(concurrency=2):
             assert (await app.add_task("add", 2, 3, timeout=30)).returning == 5
             with anyio.fail_after(20):
-                while not await broker.dead_letters(app.default_queue):
+                while len(await broker.dead_letters(app.default_queue)) < 2:
                     await anyio.sleep(0.05)
-        (dead,) = await broker.dead_letters(app.default_queue)
-        assert dead.body == b"\x00garbage{"
-        assert "cannot decode" in dead.reason
-        assert dead.uuid is None
+        dead = await broker.dead_letters(app.default_queue)
+        assert sorted(d.body for d in dead) == [b"\x00garbage{", b"[1, 2"]
+        assert all("cannot decode" in d.reason for d in dead)
+        assert all(d.uuid is None for d in dead)
         (stats,) = await broker.stats([app.default_queue])
-        assert (stats.total_ready, stats.dead, stats.in_flight) == (0, 1, None)
-        # Sent back, it is dead-lettered again (a newer worker might have read it).
-        assert await broker.requeue_dead(app.default_queue) == 1
+        assert (stats.total_ready, stats.dead, stats.in_flight) == (0, 2, None)
+        # Sent back, they are dead-lettered again (a newer worker might have read them).
+        assert await broker.requeue_dead(app.default_queue, limit=1) == 1
+        assert len(await broker.dead_letters()) == 1
         async with app.running(concurrency=1):
             with anyio.fail_after(20):
-                while not await broker.dead_letters(app.default_queue):
+                while len(await broker.dead_letters(app.default_queue)) < 2:
                     await anyio.sleep(0.05)
-        assert len(await broker.dead_letters()) == 1
+        assert len(await broker.dead_letters()) == 2
     finally:
         await app.stop()
         await broker.stop()  # used after its worker stopped, it connected again

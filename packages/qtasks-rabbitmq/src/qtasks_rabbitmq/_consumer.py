@@ -116,7 +116,11 @@ class Prefetcher:
         if message.channel is not self._channel:
             return  # a late delivery of a channel we already left; RabbitMQ requeues it
         routing_key = message.routing_key or ""
-        queue = routing_key[len(self._prefix) :] if routing_key.startswith(self._prefix) else ""
+        if routing_key.startswith(self._prefix):
+            queue = routing_key[len(self._prefix) :]
+        else:  # published by another program through some other route: ask the consumer
+            tag = message.consumer_tag
+            queue = next((q for q, t in self._tags.items() if t == tag), "")
         receipt = receipt_of(message, queue, self._max_priority)
         heapq.heappush(self._heap, (receipt.priority, next(self._seq), receipt, message.body))
         self.wake()
