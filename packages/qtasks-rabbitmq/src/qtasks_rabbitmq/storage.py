@@ -116,7 +116,8 @@ class DirectReplyStorage(Storage):
                 continue
             if task.uuid in self._status:
                 self._write(task)
-                self.broker._routes.pop(task.uuid, None)  # answered here, not over the wire
+                if task.status in FINAL_STATUSES:  # answered here, not over the wire
+                    self.broker._routes.pop(task.uuid, None)
             elif task.status in FINAL_STATUSES:
                 self._remember(task)
                 replies.append(task)
