@@ -51,7 +51,7 @@ def _server_close(connection_name: str) -> bool:
 async def _force_close(broker: RabbitMQBroker, connection_name: str) -> None:
     if await anyio.to_thread.run_sync(_server_close, connection_name):
         return
-    connection = broker._connection
+    connection = broker._link.connection
     assert connection is not None and connection.transport is not None
     writer = connection.transport.connection.writer
     assert writer is not None

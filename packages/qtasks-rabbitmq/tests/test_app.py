@@ -261,8 +261,8 @@ async def test_a_message_arriving_early_is_sent_through_the_delay_levels_again(
     amqp_url: str, fresh_name: str, cleanup: Cleanup
 ) -> None:
     """What a delay beyond the ~49.7-day reach of the levels (or a far clock) looks like."""
+    from qtasks_rabbitmq._link import Out
     from qtasks_rabbitmq._wire import task_properties
-    from qtasks_rabbitmq.broker import _Out
 
     broker = RabbitMQBroker(amqp_url)
     cleanup(broker)
@@ -272,7 +272,7 @@ async def test_a_message_arriving_early_is_sent_through_the_delay_levels_again(
         due = time.time() + 2.5
         properties = task_properties(uuid="early", priority=0, max_priority=10, eta=due)
         await broker._topology.queue("q")
-        await broker._publish([_Out("", broker.names.queue("q"), b"x", properties, "q")], 5)
+        await broker._publish([Out("", broker.names.queue("q"), b"x", properties, "q")], 5)
         assert await broker.receive(["q"], 5, 0.5) == []  # taken, seen early, sent back
         with anyio.fail_after(10):
             (stats,) = await broker.stats(["q"])

@@ -23,13 +23,9 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import aio_pika
 import aiormq
-from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.abc import AbstractChannel, DeliveredMessage
 from pamqp.commands import Basic
 from typing_extensions import Self
@@ -40,6 +36,7 @@ from qtasks.interfaces.storage import Storage
 from qtasks.task import Task
 from qtasks_rabbitmq import _admin
 from qtasks_rabbitmq._consumer import Prefetcher
+from qtasks_rabbitmq._link import Link, Out
 from qtasks_rabbitmq._topology import Topology
 from qtasks_rabbitmq._wire import (
     TRANSIENT,
@@ -52,7 +49,6 @@ from qtasks_rabbitmq._wire import (
 from qtasks_rabbitmq.exceptions import (
     RabbitMQBrokerError,
     RabbitMQConnectionError,
-    UnroutableMessageError,
 )
 from qtasks_rabbitmq.names import (
     HEADER_DEAD_AT,
@@ -77,25 +73,6 @@ logger = logging.getLogger("qtasks.rabbitmq")
 EARLY_TOLERANCE = 1.0
 #: Direct reply-to routes kept for deliveries in flight; the oldest are forgotten past this.
 MAX_REPLY_ROUTES = 100_000
-#: Errors after which a publish is tried again on the reconnected channel.
-RETRYABLE = (
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,
-    ConnectionError,
-    asyncio.TimeoutError,
-)
-
-
-@dataclass(slots=True)
-class _Out:
-    """One publish: where to, what, and for which QTasks queue (for error messages)."""
-
-    exchange: str
-    routing_key: str
-    body: bytes
-    properties: Basic.Properties
-    queue: str
-    mandatory: bool = True
 
 
 class RabbitMQBroker(Broker):
@@ -137,12 +114,12 @@ class RabbitMQBroker(Broker):
         self.reconnect_interval = reconnect_interval
         self.scan_limit = scan_limit
         self.connection_name = connection_name
-        self._connection: AbstractRobustConnection | None = None
-        self._publisher: AbstractRobustChannel | None = None
-        self._consumer: AbstractRobustChannel | None = None
-        self._plain: AbstractChannel | None = None
-        self._reply_channel: AbstractChannel | None = None
-        self._reply_lock = asyncio.Lock()
+        self._link = Link(
+            url,
+            connect_timeout=connect_timeout,
+            reconnect_interval=reconnect_interval,
+            on_reply=self._on_reply,
+        )
         self._replies: DirectReplyStorage | None = None
         self._routes: OrderedDict[str, Receipt] = OrderedDict()
         self._held: dict[str, Delivery] = {}
@@ -172,7 +149,7 @@ class RabbitMQBroker(Broker):
     @property
     def connected(self) -> bool:
         """Whether the broker holds a connection (aio-pika may be reconnecting it)."""
-        return self._connection is not None
+        return self._link.connection is not None
 
     @property
     def names(self) -> Names:
@@ -181,7 +158,7 @@ class RabbitMQBroker(Broker):
 
     async def start(self) -> None:
         """Connect (once); raise ``RabbitMQConnectionError`` if RabbitMQ cannot be reached."""
-        if self._connection is not None:
+        if self._link.connection is not None:
             return
         if self._connecting is not None:  # another coroutine is connecting: share its result
             await self._connecting.wait()
@@ -201,32 +178,14 @@ class RabbitMQBroker(Broker):
             self._topology = Topology(self._names, self.max_priority, self._plain_channel)
             self._prefetcher = Prefetcher(self._names, self.max_priority, self._topology.queue)
         # Locks belong to an event loop; a broker may be started again on another one.
-        self._reply_lock = asyncio.Lock()
         self._topology.new_loop()
         self._prefetcher.new_loop()
         name = self.connection_name or f"qtasks {self.namespace} pid {os.getpid()}"
-        options: dict[str, Any] = {"client_properties": {"connection_name": name}}
-        if "reconnect_interval" not in urlsplit(self.url).query:
-            options["reconnect_interval"] = self.reconnect_interval
-        try:
-            connection = await aio_pika.connect_robust(
-                self.url, timeout=self.connect_timeout, **options
-            )
-        except (OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError) as exc:
-            raise RabbitMQConnectionError(
-                f"cannot connect to RabbitMQ at {redact_url(self.url)}: {exc!r}. Check that "
-                "the server runs and that host, port, user, password and vhost are right"
-            ) from None
-        self._connection = connection
-        self._publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._consumer = await connection.channel(publisher_confirms=False)
-        self._consumer.reopen_callbacks.add(self._on_consumer_reopen)
-        connection.reconnect_callbacks.add(self._on_reconnect)
+        await self._link.open(name, self._on_consumer_reopen, self._on_reconnect)
 
     async def stop(self) -> None:
         """Give buffered deliveries back, finish background republishes, disconnect."""
-        connection = self._connection
-        if connection is None or self._stopping:
+        if self._link.connection is None or self._stopping:
             return
         self._stopping = True
         try:
@@ -240,15 +199,12 @@ class RabbitMQBroker(Broker):
             except Exception as exc:
                 logger.debug("could not hand buffered deliveries back before closing: %r", exc)
         finally:
-            self._connection = None
             self._prefetcher.reset()
             self._topology.forget()
-            self._plain = self._reply_channel = None
             self._routes.clear()
             self._held.clear()
             try:
-                await connection.close()
-                await _closing_callbacks()
+                await self._link.close()
             finally:
                 self._stopping = False
 
@@ -270,57 +226,24 @@ class RabbitMQBroker(Broker):
         self._topology.forget()
         self._prefetcher.wake()
 
-    async def _ready(self) -> AbstractRobustConnection:
-        if self._connection is None:
+    async def _ready(self) -> Link:
+        if self._link.connection is None:
             await self.start()
-        assert self._connection is not None
-        return self._connection
-
-    async def _channel_of(self, channel: AbstractRobustChannel, timeout: float) -> AbstractChannel:
-        """The live AMQP channel under a robust one, waiting out a reconnect."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            remaining = deadline - loop.time()
-            try:
-                raw = await asyncio.wait_for(channel.get_underlay_channel(), max(remaining, 0.01))
-                if not raw.is_closed:
-                    return raw
-            except (asyncio.TimeoutError, aiormq.exceptions.ChannelInvalidStateError):
-                pass
-            except aiormq.exceptions.AMQPError as exc:
-                logger.debug("channel not usable yet: %r", exc)
-            if loop.time() >= deadline:
-                raise RabbitMQConnectionError(
-                    f"RabbitMQ at {redact_url(self.url)} is not reachable (waited {timeout:g} s "
-                    "for the connection to come back)"
-                )
-            await asyncio.sleep(0.05)
+        return self._link
 
     async def _plain_channel(self) -> AbstractChannel:
-        """A channel without confirms for declares and inspection, opened again if closed."""
-        channel = self._plain
-        if channel is not None and not channel.is_closed:
-            return channel
-        connection = await self._ready()
-        try:
-            await asyncio.wait_for(connection.ready(), self.publish_timeout)
-        except asyncio.TimeoutError:
-            raise RabbitMQConnectionError(
-                f"RabbitMQ at {redact_url(self.url)} is not reachable"
-            ) from None
-        transport = connection.transport
-        assert transport is not None
-        self._plain = await transport.connection.channel(publisher_confirms=False)
-        return self._plain
+        """A channel for declares and inspection (the topology's channel)."""
+        return await (await self._ready()).plain_channel(self.publish_timeout)
 
     async def _scratch_channel(self) -> AbstractChannel:
-        """A fresh channel for operations that may close it (a passive declare of a gap)."""
-        connection = await self._ready()
-        await connection.ready()
-        transport = connection.transport
-        assert transport is not None
-        return await transport.connection.channel(publisher_confirms=False)
+        """A fresh channel for operations that may close it."""
+        return await (await self._ready()).scratch_channel(self.publish_timeout)
+
+    async def _publish(self, outs: Sequence[Out], timeout: float) -> None:
+        """Publish with confirms through reconnects (see ``Link.publish``)."""
+        if outs:
+            link = await self._ready()
+            await link.publish(outs, timeout, self._topology.forget)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -353,7 +276,7 @@ class RabbitMQBroker(Broker):
 
     async def _routed(
         self, queue: str, body: bytes, properties: Basic.Properties, eta: float | None, now: float
-    ) -> _Out:
+    ) -> Out:
         """Address a task message: its work queue, or the delay levels when it is not due."""
         routing_key = self._names.queue(queue)
         if eta is not None:
@@ -369,76 +292,9 @@ class RabbitMQBroker(Broker):
                 headers[HEADER_ETA] = time_header(eta)
                 properties.headers = headers
                 exchange = self._names.delay_exchange(queue, levels)
-                return _Out(exchange, routing_key, body, properties, queue)
+                return Out(exchange, routing_key, body, properties, queue)
         await self._topology.queue(queue)
-        return _Out("", routing_key, body, properties, queue)
-
-    async def _publish(self, outs: Sequence[_Out], timeout: float) -> None:
-        """Publish and wait for every confirm, publishing again what a reconnect lost."""
-        if not outs:
-            return
-        await self._ready()
-        assert self._publisher is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        pending = list(outs)
-        failures = 0
-        while True:
-            channel = await self._channel_of(self._publisher, max(0.0, deadline - loop.time()))
-            if any(out.properties.reply_to == REPLY_TO for out in pending):
-                await self._ensure_reply_consumer(channel)
-            results = await asyncio.gather(
-                *(
-                    channel.basic_publish(
-                        out.body,
-                        exchange=out.exchange,
-                        routing_key=out.routing_key,
-                        properties=out.properties,
-                        mandatory=out.mandatory,
-                    )
-                    for out in pending
-                ),
-                return_exceptions=True,
-            )
-            retry: list[_Out] = []
-            last: object = None
-            for out, result in zip(pending, results, strict=True):
-                if isinstance(result, aiormq.exceptions.PublishError):
-                    self._topology.forget()
-                    detail = getattr(result.frame, "reply_text", None) or "returned"
-                    raise UnroutableMessageError(
-                        out.queue, out.exchange or out.routing_key, str(detail)
-                    )
-                if isinstance(result, Basic.Nack):
-                    retry.append(out)
-                    last = "RabbitMQ nacked the publish"
-                elif isinstance(result, RETRYABLE):
-                    retry.append(out)
-                    last = result
-                elif isinstance(result, BaseException):
-                    raise result
-            if not retry:
-                return
-            failures += 1
-            if loop.time() >= deadline:
-                raise RabbitMQConnectionError(
-                    f"{len(retry)} message(s) not confirmed by RabbitMQ at "
-                    f"{redact_url(self.url)} within {timeout:g} s; last error: {last!r}"
-                )
-            if failures == 1:
-                logger.warning("publish not confirmed, trying again: %r", last)
-            pending = retry
-            await asyncio.sleep(min(1.0, 0.05 * 2**failures))
-
-    async def _ensure_reply_consumer(self, channel: AbstractChannel) -> None:
-        """Consume direct replies on the publishing channel, as RabbitMQ requires."""
-        if self._reply_channel is channel:
-            return
-        async with self._reply_lock:
-            if self._reply_channel is channel:
-                return
-            await channel.basic_consume(REPLY_TO, self._on_reply, no_ack=True)
-            self._reply_channel = channel
+        return Out("", routing_key, body, properties, queue)
 
     async def _on_reply(self, message: DeliveredMessage) -> None:
         storage = self._replies
@@ -451,13 +307,15 @@ class RabbitMQBroker(Broker):
         self, queues: Sequence[str], max_messages: int, timeout: float
     ) -> list[Delivery]:
         """Take up to ``max_messages`` buffered deliveries, waiting up to ``timeout`` s."""
-        await self._ready()
-        assert self._consumer is not None
+        link = await self._ready()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         prefetcher = self._prefetcher
         while True:
-            channel = await self._channel_of(self._consumer, max(0.0, deadline - loop.time()))
+            consumer = link.consumer
+            if consumer is None:  # stopped meanwhile
+                return []
+            channel = await link.channel_of(consumer, max(0.0, deadline - loop.time()))
             if await prefetcher.ensure(channel, queues, max_messages):
                 await asyncio.sleep(self.startup_linger)
             taken = self._deliveries(prefetcher.take(max_messages))
@@ -603,7 +461,7 @@ class RabbitMQBroker(Broker):
                 HEADER_PRIORITY: str(delivery.priority),
             },
         )
-        out = _Out("", self._names.dead, delivery.body, properties, delivery.queue)
+        out = Out("", self._names.dead, delivery.body, properties, delivery.queue)
         await self._publish([out], self.publish_timeout)
         if self._prefetcher.settled(receipt):
             await self._settle_one(receipt)
@@ -652,7 +510,7 @@ class RabbitMQBroker(Broker):
                 message_type=MESSAGE_TYPE_RESULT,
             )
             body = self.serializer.dumps(record.to_dict())
-            outs.append(_Out("", receipt.reply_to, body, properties, record.queue, mandatory=False))
+            outs.append(Out("", receipt.reply_to, body, properties, record.queue, mandatory=False))
         try:
             await self._publish(outs, min(5.0, self.publish_timeout))
         except Exception as exc:
@@ -688,26 +546,3 @@ class RabbitMQBroker(Broker):
     def known_queues(self) -> set[str]:
         """QTasks queues this broker has declared (kept across reconnects and restarts)."""
         return self._topology.known_queues
-
-
-async def _closing_callbacks() -> None:
-    """Let aio-pika's close callbacks finish, so none is left pending when the loop ends.
-
-    ``close()`` returns while aio-pika still runs its "connection closed" callbacks in
-    tasks of their own; an event loop closed right after (``anyio.run`` returning, a test
-    ending) would destroy them half-way.
-    """
-    deadline = asyncio.get_running_loop().time() + 5
-    quiet = 0
-    while quiet < 3 and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0)  # callbacks may be scheduled a few loop turns after close()
-        pending = [
-            task
-            for task in asyncio.all_tasks()
-            if "OneShotCallback" in getattr(task.get_coro(), "__qualname__", "")
-        ]
-        if pending:
-            quiet = 0
-            await asyncio.wait(pending, timeout=1)
-        else:
-            quiet += 1
