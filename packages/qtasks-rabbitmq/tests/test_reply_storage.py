@@ -22,14 +22,14 @@ class RecordingBroker(RabbitMQBroker):
 
     async def send_replies(self, records: Any) -> None:
         for record in records:
-            receipt = self._routes.pop(record.uuid, None)
+            receipt = self._routes.take(record.uuid)
             if receipt is not None:
                 self.sent.append((record.uuid, record.status))
 
 
 def route(broker: RabbitMQBroker, uuid: str) -> Receipt:
     receipt = Receipt(None, 1, "default", uuid, 0, 0, "amq.rabbitmq.reply-to.x", None)  # type: ignore[arg-type]
-    broker._routes[uuid] = receipt
+    broker._routes.remember(receipt)
     return receipt
 
 

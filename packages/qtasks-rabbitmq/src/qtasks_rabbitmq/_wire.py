@@ -11,6 +11,7 @@ a header, so a dead letter or a redelivery keeps it.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,12 @@ from pamqp.commands import Basic
 
 from qtasks_rabbitmq.names import (
     DELAY_LEVELS,
+    HEADER_DEAD_AT,
     HEADER_DELIVERED,
     HEADER_ETA,
     HEADER_PRIORITY,
+    HEADER_QUEUE,
+    HEADER_REASON,
     MESSAGE_TYPE_TASK,
     delay_bit,
 )
@@ -31,6 +35,7 @@ __all__ = [
     "MAX_DELAY_MS",
     "Receipt",
     "amqp_priority",
+    "dead_letter_properties",
     "delay_headers",
     "delay_ms",
     "header_int",
@@ -139,6 +144,22 @@ def task_properties(
         message_type=MESSAGE_TYPE_TASK,
         headers=headers,
         reply_to=reply_to,
+    )
+
+
+def dead_letter_properties(
+    uuid: str | None, queue: str, priority: int, reason: str
+) -> Basic.Properties:
+    """Properties of a dead letter: why, from which queue, when, at which priority."""
+    return Basic.Properties(
+        delivery_mode=PERSISTENT,
+        correlation_id=uuid,
+        headers={
+            HEADER_QUEUE: queue,
+            HEADER_REASON: reason,
+            HEADER_DEAD_AT: time_header(time.time()),
+            HEADER_PRIORITY: str(priority),
+        },
     )
 
 

@@ -21,7 +21,6 @@ import asyncio
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +36,11 @@ from qtasks.task import Task
 from qtasks_rabbitmq import _admin
 from qtasks_rabbitmq._consumer import Prefetcher
 from qtasks_rabbitmq._link import Link, Out
+from qtasks_rabbitmq._routes import ReplyRoutes
 from qtasks_rabbitmq._topology import Topology
 from qtasks_rabbitmq._wire import (
-    TRANSIENT,
     Receipt,
+    dead_letter_properties,
     delay_headers,
     delay_ms,
     task_properties,
@@ -51,11 +51,7 @@ from qtasks_rabbitmq.exceptions import (
     RabbitMQConnectionError,
 )
 from qtasks_rabbitmq.names import (
-    HEADER_DEAD_AT,
     HEADER_ETA,
-    HEADER_PRIORITY,
-    HEADER_QUEUE,
-    HEADER_REASON,
     MESSAGE_TYPE_RESULT,
     REPLY_TO,
     Names,
@@ -71,8 +67,6 @@ logger = logging.getLogger("qtasks.rabbitmq")
 #: A delayed message that arrives more than this early (only past the ~49.7-day reach of the
 #: delay levels, or with clocks far apart) is sent through the levels again.
 EARLY_TOLERANCE = 1.0
-#: Direct reply-to routes kept for deliveries in flight; the oldest are forgotten past this.
-MAX_REPLY_ROUTES = 100_000
 
 
 class RabbitMQBroker(Broker):
@@ -121,7 +115,7 @@ class RabbitMQBroker(Broker):
             on_reply=self._on_reply,
         )
         self._replies: DirectReplyStorage | None = None
-        self._routes: OrderedDict[str, Receipt] = OrderedDict()
+        self._routes = ReplyRoutes()
         self._held: dict[str, Delivery] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -343,12 +337,7 @@ class RabbitMQBroker(Broker):
             if receipt.eta is not None and receipt.eta > now + EARLY_TOLERANCE:
                 self._spawn(self._republish([(receipt, body, receipt.delivered)], 0.0))
                 continue
-            if receipt.uuid is not None and receipt.reply_to is not None:
-                routes = self._routes
-                routes[receipt.uuid] = receipt
-                routes.move_to_end(receipt.uuid)
-                if len(routes) > MAX_REPLY_ROUTES:
-                    routes.popitem(last=False)
+            self._routes.remember(receipt)
             delivery = Delivery(
                 body=body,
                 queue=receipt.queue,
@@ -365,8 +354,7 @@ class RabbitMQBroker(Broker):
     def _adopt(self, held: Delivery, receipt: Receipt) -> None:
         old: Receipt = held.receipt
         held.receipt = receipt
-        if receipt.uuid is not None and self._routes.get(receipt.uuid) is old:
-            self._routes[receipt.uuid] = receipt
+        self._routes.replace(old, receipt)
         logger.info("task %s: redelivered after a reconnect while still running here", receipt.uuid)
 
     async def _republish(self, items: list[tuple[Receipt, bytes, int]], delay: float) -> None:
@@ -411,16 +399,14 @@ class RabbitMQBroker(Broker):
         receipt: Receipt = delivery.receipt
         uuid = receipt.uuid
         if uuid is not None:
-            if self._routes.get(uuid) is receipt:
-                del self._routes[uuid]
+            self._routes.forget(receipt)
             if self._held.get(uuid) is delivery:
                 del self._held[uuid]
         return receipt
 
     def reply_route(self, uuid: str) -> str | None:
         """Where the result of a task in flight should be sent by direct reply-to."""
-        receipt = self._routes.get(uuid)
-        return None if receipt is None else receipt.reply_to
+        return self._routes.address(uuid)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge; deliveries of a channel lost since are skipped (RabbitMQ requeued them)."""
@@ -451,16 +437,7 @@ class RabbitMQBroker(Broker):
         if receipt.uuid is not None and self._held.get(receipt.uuid) is delivery:
             del self._held[receipt.uuid]
         await self._topology.dead()
-        properties = Basic.Properties(
-            delivery_mode=2,
-            correlation_id=receipt.uuid,
-            headers={
-                HEADER_QUEUE: delivery.queue,
-                HEADER_REASON: reason,
-                HEADER_DEAD_AT: time_header(time.time()),
-                HEADER_PRIORITY: str(delivery.priority),
-            },
-        )
+        properties = dead_letter_properties(receipt.uuid, delivery.queue, delivery.priority, reason)
         out = Out("", self._names.dead, delivery.body, properties, delivery.queue)
         await self._publish([out], self.publish_timeout)
         if self._prefetcher.settled(receipt):
@@ -497,20 +474,7 @@ class RabbitMQBroker(Broker):
 
     async def send_replies(self, records: Sequence[Task]) -> None:
         """Send finished records to the producers that asked for a direct reply."""
-        outs = []
-        for record in records:
-            if not record.status.is_final:
-                continue
-            receipt = self._routes.pop(record.uuid, None)
-            if receipt is None or receipt.reply_to is None:
-                continue
-            properties = Basic.Properties(
-                delivery_mode=TRANSIENT,
-                correlation_id=record.uuid,
-                message_type=MESSAGE_TYPE_RESULT,
-            )
-            body = self.serializer.dumps(record.to_dict())
-            outs.append(Out("", receipt.reply_to, body, properties, record.queue, mandatory=False))
+        outs = self._routes.replies(records, self.serializer)
         try:
             await self._publish(outs, min(5.0, self.publish_timeout))
         except Exception as exc:

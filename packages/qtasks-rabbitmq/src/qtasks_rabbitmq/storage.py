@@ -117,7 +117,7 @@ class DirectReplyStorage(Storage):
             if task.uuid in self._status:
                 self._write(task)
                 if task.status in FINAL_STATUSES:  # answered here, not over the wire
-                    self.broker._routes.pop(task.uuid, None)
+                    self.broker._routes.take(task.uuid)
             elif task.status in FINAL_STATUSES:
                 self._remember(task)
                 replies.append(task)
