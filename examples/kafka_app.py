@@ -11,6 +11,7 @@ else a fresh one per run. The tasks and `run()` use nothing Kafka-specific: the 
 on any broker by changing the URL.
 """
 
+# needs: kafka
 from __future__ import annotations
 
 import os

@@ -311,7 +311,7 @@ class BrokerConformance:
         assert stats.queue == "q"
         assert stats.total_ready == 2
         assert stats.delayed == 1
-        assert stats.in_flight == 1
+        assert stats.in_flight in (1, None)  # None: the broker cannot tell (QueueStats)
         assert stats.dead == 1
         (empty,) = await broker.stats(["nothing"])
         assert (empty.total_ready, empty.dead) == (0, 0)

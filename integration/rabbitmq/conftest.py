@@ -1,0 +1,71 @@
+"""RabbitMQ integration fixtures: fresh app names, worker subprocesses, cleanup.
+
+Each test uses an app name of its own and deletes only the queues and exchanges of that
+name at the end; worker processes it started are killed by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from qtasks.serializers.json import JsonSerializer
+from qtasks_rabbitmq import RabbitMQBroker
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "worker_app.py"
+
+SpawnWorker = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def app_name(amqp_url: str) -> Iterator[str]:
+    """A fresh app name; its queues (default queue, delay levels, dead letters) go at the end."""
+    name = f"qtrmq-it-{uuid.uuid4().hex[:10]}"
+    yield name
+    anyio.run(delete_namespace, amqp_url, name)
+
+
+async def delete_namespace(url: str, name: str) -> None:
+    """Delete what the app ``name`` made on the server (its default queue and dead letters)."""
+    janitor = RabbitMQBroker(url)
+    janitor.bind(name, JsonSerializer())
+    await janitor.start()
+    try:
+        await janitor.delete(["default"])
+    finally:
+        await janitor.stop()
+
+
+@pytest.fixture
+def spawn_worker(amqp_url: str, tmp_path: Path) -> Iterator[SpawnWorker]:
+    """Start ``worker_app.py`` processes; every one still alive is killed afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, concurrency: int = 4) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "QTASKS_IT_CONCURRENCY": str(concurrency)}
+        with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(WORKER), name, amqp_url], env=env, stdout=log, stderr=log
+            )
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def rabbitmqctl() -> str | None:
+    """The rabbitmqctl binary, when this machine runs the server itself."""
+    return shutil.which("rabbitmqctl")

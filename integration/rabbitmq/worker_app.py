@@ -1,0 +1,43 @@
+"""A worker process for the RabbitMQ integration tests: ``python worker_app.py NAME URL``.
+
+It serves the app named NAME on RabbitMQ at URL (no storage: results go back by direct
+reply-to) until it is killed or gets SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from qtasks import QueueTasks
+
+NAME = sys.argv[1] if len(sys.argv) > 1 else "qtasks-it"
+URL = sys.argv[2] if len(sys.argv) > 2 else "amqp://guest:guest@127.0.0.1:5672/"
+app = QueueTasks(NAME, broker=URL)
+
+
+@app.task
+def whoami() -> int:
+    """Which process ran it."""
+    return os.getpid()
+
+
+@app.task
+def hang_once(marker: str) -> int:
+    """The first run marks the file and hangs (to be killed); any later run returns at once."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        time.sleep(120)
+    return os.getpid()
+
+
+@app.task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+if __name__ == "__main__":
+    app.run_forever(concurrency=int(os.environ.get("QTASKS_IT_CONCURRENCY", "4")))
