@@ -286,27 +286,18 @@ def isolation(session: nox.Session) -> None:
 
 
 def _forbidden_imports(package: str) -> list[str]:
-    """Libraries a package must never import (core stays free of every backend's client)."""
+    """Libraries a package must never import: each one pulls in only its own client."""
+    clients = {
+        "qtasks-redis": "redis",
+        "qtasks-rabbitmq": "aio_pika",
+        "qtasks-kafka": "aiokafka",
+        "qtasks-cli": "click",
+        "qtasks-timer": "apscheduler",
+    }
     if package == "qtasks-core":
-        return ["redis", "aio_pika", "aiokafka", "click", "apscheduler", "msgpack"]
-    return []
-
-
-#: The peer task queues `nox -s bench` compares QTasks with, pinned so that runs stay
-#: comparable. arq 0.25.0 is the newest arq that accepts redis-py 8, which taskiq-redis needs.
-BENCH_PEERS = (
-    "celery[redis]==5.7.0",
-    "dramatiq[redis]==2.2.1",
-    "rq==3.0.0",
-    "arq==0.25.0",
-    "saq==0.26.4",
-    "taskiq==0.13.0",
-    "taskiq-redis==1.2.4",
-    # every system here talks to Redis through redis-py: its C reply parser helps them all
-    "hiredis>=3",
-)
-#: QTasks distributions the bench uses when this checkout has them (others: "not installed").
-BENCH_QTASKS = ("qtasks-core", "qtasks-redis")
+        return [*clients.values(), "msgpack"]
+    # qtasks-timer registers a CLI subcommand but imports click only when the CLI loads it.
+    return [client for owner, client in clients.items() if owner != package]
 
 
 @nox.session(python=DEFAULT_PYTHON)
