@@ -25,7 +25,14 @@ DEFAULT_PYTHON = "3.11"
 WORKSPACE = load_toml(ROOT / "pyproject.toml")["tool"]["qtasks-workspace"]
 PACKAGES: list[str] = WORKSPACE["packages"]
 #: Per-package branch coverage floor for its own tests.
-COVERAGE_FLOOR = {"qtasks-core": 90}
+COVERAGE_FLOOR = {
+    "qtasks-core": 90,
+    "qtasks-redis": 85,
+    "qtasks-rabbitmq": 85,
+    "qtasks-kafka": 85,
+    "qtasks-timer": 80,
+    "qtasks-cli": 85,
+}
 #: Sessions that need one of the real servers (integration tests live in integration/).
 INTEGRATION_PACKAGES: list[str] = WORKSPACE.get("integration-packages", [])
 
