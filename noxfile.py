@@ -307,6 +307,24 @@ def _forbidden_imports(package: str) -> list[str]:
     return [client for owner, client in clients.items() if owner != package]
 
 
+#: The peer task queues `nox -s bench` compares QTasks with, pinned so that runs stay
+#: comparable. arq 0.25.0 is the newest arq that accepts redis-py 8, which taskiq-redis needs.
+BENCH_PEERS = (
+    "celery[redis]==5.7.0",
+    "dramatiq[redis]==2.2.1",
+    "rq==3.0.0",
+    "arq==0.25.0",
+    "saq==0.26.4",
+    "taskiq==0.13.0",
+    "taskiq-redis==1.2.4",
+    # every system here talks to Redis through redis-py: its C reply parser helps them all
+    "hiredis>=3",
+)
+#: QTasks distributions the bench uses when this checkout has them (others: "not installed").
+BENCH_QTASKS = ("qtasks-core", "qtasks-redis")
+
+
+@nox.session(python=DEFAULT_PYTHON)
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """QTasks against peer task queues on a private Redis (not default; see docs/benchmarks.md).
