@@ -355,3 +355,84 @@ async def test_records_are_bound_to_their_app(app: QueueTasks) -> None:
     assert isinstance(task, Task)
     with pytest.raises(RuntimeError, match="await task.wait_result_async"):
         task.wait_result(1)  # on the event loop thread: blocking is refused
+
+
+async def test_a_generator_yielding_what_cannot_be_stored_fails_alone(app: QueueTasks) -> None:
+    @app.task
+    async def odd() -> AsyncIterator[object]:
+        yield "fine"
+        yield object()
+
+    @app.task
+    async def ok() -> str:
+        return "still working"
+
+    async with app.running():
+        failed = await app.add_task("odd", timeout=5)
+        fine = await app.add_task("ok", timeout=5)  # the worker was not blocked by it
+    assert failed.status == "error"
+    assert failed.error is not None
+    assert "task 'odd' yielded a object, which JsonSerializer cannot store" in failed.error
+    assert failed.progress == ["fine"]
+    assert fine.returning == "still working"
+
+
+async def test_a_record_that_cannot_be_encoded_does_not_block_its_batch(app: QueueTasks) -> None:
+    from qtasks import Plugin
+
+    class Spoiler(Plugin):
+        def before_storage_save(self, task: Task) -> Task | None:
+            if task.task_name == "spoiled" and task.status == "success":
+                task.headers = {"bad": object()}
+            return None
+
+    app.add_plugin(Spoiler())
+
+    @app.task
+    def spoiled() -> int:
+        return 1
+
+    @app.task
+    def clean() -> int:
+        return 2
+
+    async with app.running():
+        first = await app.add_task("spoiled")
+        second = await app.add_task("clean", timeout=5)
+        broken = await first.wait_result_async(5)
+    assert second.returning == 2
+    assert broken.status == "error"
+    assert broken.error is not None
+    assert "cannot be encoded by JsonSerializer" in broken.error
+
+
+async def test_requeued_dead_letters_run_again(app: QueueTasks) -> None:
+    runs: list[int] = []
+
+    @app.task
+    def fragile() -> str:
+        runs.append(1)
+        return "ran"
+
+    queued = await app.add_task("fragile")
+    broker = app.broker
+    assert isinstance(broker, MemoryBroker)
+    (delivery,) = await broker.receive([queued.queue], 1, 1)
+    for _ in range(5):  # as if five workers died holding it
+        await broker.nack([delivery])
+        (delivery,) = await broker.receive([queued.queue], 1, 1)
+    await broker.nack([delivery])
+    async with app.running(max_deliveries=5):
+        dead = await queued.wait_result_async(5)
+    assert dead.status == "error"
+    assert dead.error is not None
+    assert dead.error.startswith("dead-lettered: delivered 7 times")
+    assert runs == []
+    assert await app.requeue_dead() == 1
+    assert (await app.get(queued.uuid)).status == "new"  # type: ignore[union-attr]
+    async with app.running(max_deliveries=5):
+        again = await queued.wait_result_async(5)
+    assert again.status == "success"
+    assert again.returning == "ran"
+    assert runs == [1]
+    assert await app.requeue_dead() == 0

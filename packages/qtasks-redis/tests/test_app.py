@@ -260,3 +260,32 @@ async def test_many_concurrent_waiters_share_one_subscriber(app: QueueTasks) -> 
                 while len(results) < 50:
                     await anyio.sleep(0.05)
     assert results == {i: 2 * i for i in range(50)}
+
+
+@pytest.mark.anyio
+async def test_a_requeued_dead_letter_runs_again(app: QueueTasks) -> None:
+    runs: list[str] = []
+
+    @app.task
+    def fragile(value: str) -> str:
+        runs.append(value)
+        return value
+
+    task = await app.add_task("fragile", "x")  # starts the app's components
+    (delivery,) = await app.broker.receive([task.queue], 1, 5)
+    await app.broker.nack([delivery])  # a worker died holding it: delivered twice now
+    async with app.running(max_deliveries=1):
+        dead = await app.wait_result(task.uuid, timeout=10)
+    assert dead.status is TaskStatus.ERROR
+    assert runs == []
+    await app.start()  # the worker stopped the components when it stopped
+    (stats,) = await app.broker.stats([task.queue])
+    assert stats.dead == 1
+    assert await app.requeue_dead() == 1
+    async with app.running(max_deliveries=1):
+        again = await app.wait_result(task.uuid, timeout=10)
+    assert again.status is TaskStatus.SUCCESS
+    assert runs == ["x"]
+    await app.start()
+    (stats,) = await app.broker.stats([task.queue])
+    assert (stats.dead, stats.total_ready) == (0, 0)

@@ -230,6 +230,10 @@ class QueueTasks:
             return (await self.aio.wait_result(uuid, timeout)).with_waiter(self)
         return await anyio.to_thread.run_sync(self.wait_result, uuid, timeout)
 
+    def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
+        """Send dead-lettered tasks back to run again; see the async ``requeue_dead``."""
+        return self.call(partial(self.aio.requeue_dead, queue, limit))
+
     def cancel(self, uuid: str, reason: str = "") -> bool:
         """Cancel a queued or running task; see the async ``cancel``."""
         return self.call(partial(self.aio.cancel, uuid, reason))

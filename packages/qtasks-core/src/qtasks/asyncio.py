@@ -65,6 +65,9 @@ R = TypeVar("R")
 
 #: Keyword names ``add_task`` keeps for itself; pass task arguments with these names through
 #: ``task_kwargs={...}``.
+#: Dead letters moved per round trip by ``requeue_dead``.
+_REQUEUE_BATCH = 500
+
 ADD_TASK_OPTIONS = frozenset(
     {"priority", "queue", "delay", "eta", "timeout", "parent_uuid", "headers", "task_kwargs"}
 )
@@ -517,6 +520,44 @@ class QueueTasks:
             raise RuntimeError(
                 "Task.wait_result() blocks; in async code use await task.wait_result_async()"
             ) from None
+
+    async def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
+        """Send dead-lettered tasks (oldest first) back to their queues, to run again.
+
+        A dead-lettered task was stored as an error, and a worker never reruns a finished
+        task; so each one's record goes back to status new before its message is requeued.
+        Returns how many messages moved.
+        """
+        await self.start()
+        moved = 0
+        while limit is None or moved < limit:
+            batch = _REQUEUE_BATCH if limit is None else min(_REQUEUE_BATCH, limit - moved)
+            dead = await self.broker.dead_letters(queue, batch)
+            uuids = [d.uuid for d in dead if d.uuid]
+            if uuids:
+                now = utcnow()
+                failed = [
+                    r
+                    for r in await self.storage.get_many(uuids)
+                    if r is not None and r.status is TaskStatus.ERROR
+                ]
+                reset = [
+                    r.copy(
+                        status=TaskStatus.NEW,
+                        error=None,
+                        traceback=None,
+                        started_at=None,
+                        finished_at=None,
+                        updated_at=now,
+                    )
+                    for r in failed
+                ]
+                await self.storage.save(reset, only_if={TaskStatus.ERROR})
+            count = await self.broker.requeue_dead(queue, batch)
+            moved += count
+            if count < batch:
+                break
+        return moved
 
     async def cancel(self, uuid: str, reason: str = "") -> bool:
         """Cancel a task; ``True`` if it was still queued or running.

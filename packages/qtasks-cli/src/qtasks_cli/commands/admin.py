@@ -154,7 +154,7 @@ def requeue_dead(
                 batch = REQUEUE_BATCH if limit is None else min(REQUEUE_BATCH, limit - moved)
 
                 async def requeue(batch: int = batch) -> int:
-                    return await app.broker.requeue_dead(queue_name, batch)
+                    return await app.requeue_dead(queue_name, batch)
 
                 count = await _unsupported("requeue dead letters", app, requeue)
                 moved += count

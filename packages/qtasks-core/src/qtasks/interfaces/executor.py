@@ -45,7 +45,19 @@ class TaskCall:
     plugin_data: dict[Any, Any] = field(default_factory=dict)
 
     async def publish_progress(self, value: Any) -> None:
-        """Record a yielded value and store it while the task keeps running."""
+        """Record a yielded value and store it while the task keeps running.
+
+        A value the serializer cannot store ends the attempt with a ``TypeError`` naming the
+        task, before it can spoil the record.
+        """
+        serializer = self.context.app.serializer
+        if not serializer.can_encode(value):
+            raise TypeError(
+                f"task '{self.definition.name}' yielded a {type(value).__name__}, which "
+                f"{serializer.name} cannot store as progress; yield JSON-compatible data "
+                "(str, int, float, bool, None, list, dict) or give the app a serializer "
+                "that handles this type"
+            )
         self.record.progress.append(value)
         await self.context.save_progress()
 

@@ -25,3 +25,21 @@ class Serializer(ABC):
     @abstractmethod
     def loads(self, data: bytes) -> Any:
         """Decode bytes made by ``dumps``; raise ``ValueError`` on malformed input."""
+
+    def can_encode(self, value: Any) -> bool:
+        """Whether ``dumps(value)`` would succeed; plain scalars skip the trial encoding.
+
+        Used before a value joins a record, so that one bad value fails its own task rather
+        than the batch of records it would be stored with.
+        """
+        if type(value) in _PLAIN:
+            return True
+        try:
+            self.dumps(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+
+#: Values every serializer encodes, by this interface's contract.
+_PLAIN = frozenset({type(None), str, int, bool})

@@ -50,24 +50,6 @@ logger = logging.getLogger("qtasks.worker")
 #: How long ``after_attempt`` hooks (dependency teardown) may hold up a task at shutdown.
 TEARDOWN_TIMEOUT = 30.0
 
-#: Results every serializer stores (the Serializer contract): no trial encoding needed.
-_PLAIN_RESULTS = frozenset({type(None), str, int, bool})
-
-
-def _storable(app: QueueTasks, value: object) -> bool:
-    """Whether the storage will be able to encode ``value`` as the task's result.
-
-    Checked before the record is written, so one bad result fails its own task and not the
-    whole batch it would be stored with. Plain scalars skip the trial encoding.
-    """
-    if type(value) in _PLAIN_RESULTS:
-        return True
-    try:
-        app.serializer.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
 
 def build_call(
     app: QueueTasks,
@@ -153,7 +135,7 @@ def conclude_quietly(
         or app.plugins.before_storage_save
     ):
         return None
-    if not _storable(app, outcome.returning):
+    if not app.serializer.can_encode(outcome.returning):
         return None  # conclude_attempt turns it into an error, for on_error hooks to see
     _write(app, call, outcome)
     return call.record, outcome, None

@@ -547,12 +547,33 @@ class QueueWorker(Worker):
             await self._broker.settle(self._storage, records, acks, sends)
         except Exception as exc:
             logger.error("settling %d task(s) failed, will retry: %r", len(acks), exc)
-            self._pending_records[:0] = records
+            self._pending_records[:0] = [self._storable(record) for record in records]
             self._pending_acks[:0] = acks
             self._pending_sends[:0] = sends
             return False
         self._space.fire()
         return True
+
+    def _storable(self, record: Task) -> Task:
+        """``record``, or an error record in its place if the storage could never encode it.
+
+        One record that cannot be encoded (a plugin put an odd value in it, say) must not
+        hold back the results of every task settled with it.
+        """
+        if self._serializer.can_encode(record.to_dict()):
+            return record
+        logger.error("task %s: its record cannot be encoded; storing it as an error", record.uuid)
+        return record.copy(
+            status=TaskStatus.ERROR,
+            returning=None,
+            progress=[],
+            headers={},
+            error=(
+                f"TypeError: the record of task '{record.task_name}' cannot be encoded by "
+                f"{self._serializer.name} (a result, progress value or header it holds)"
+            ),
+            finished_at=record.finished_at or utcnow(),
+        )
 
     async def _settle_loop(self) -> None:
         failures = 0
