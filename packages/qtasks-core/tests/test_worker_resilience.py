@@ -135,3 +135,51 @@ async def test_a_failed_hand_back_is_logged_not_raised(
         worker.stop()
     assert "could not hand 2 task(s) back" in caplog.text
     assert broker.in_flight == 2  # still owned by the broker: redelivered, never lost
+
+
+class RedeliveringBroker(MemoryBroker):
+    """Hands the first message out a second time while the worker still runs it, as a broker
+    whose visibility deadline lapsed would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: Delivery | None = None
+        self.acked: list[Delivery] = []
+
+    async def receive(
+        self, queues: Sequence[str], max_messages: int, timeout: float
+    ) -> list[Delivery]:
+        got = await super().receive(queues, max_messages, timeout)
+        if self.first is None and got:
+            self.first = got[0]
+        elif self.first is not None and not self.acked and not got:
+            again = self.first
+            self.first = Delivery(again.body, again.queue, "second-receipt", 2, again.uuid)
+            return [self.first]
+        return got
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self.acked.extend(deliveries)
+        await super().ack(deliveries)
+
+
+async def test_a_task_delivered_again_while_running_runs_once_under_the_newer_delivery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = RedeliveringBroker()
+    app = QueueTasks("redelivered", broker=broker)
+    runs: list[int] = []
+
+    @app.task
+    async def slow() -> str:
+        runs.append(1)
+        await anyio.sleep(0.3)
+        return "once"
+
+    async with app.running(fetch_timeout=0.05):
+        done = await app.add_task("slow", timeout=5)
+    await app.stop()
+    assert done.returning == "once"
+    assert runs == [1]
+    assert [d.receipt for d in broker.acked] == ["second-receipt"]
+    assert "delivered again while held here; keeping the newer delivery" in caplog.text

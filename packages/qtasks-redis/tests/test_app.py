@@ -289,3 +289,34 @@ async def test_a_requeued_dead_letter_runs_again(app: QueueTasks) -> None:
     await app.start()
     (stats,) = await app.broker.stats([task.queue])
     assert (stats.dead, stats.total_ready) == (0, 0)
+
+
+@pytest.mark.anyio
+async def test_heartbeats_keep_a_long_task_within_a_short_visibility_timeout(
+    redis_url: str, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = QueueTasks(name, broker=f"{redis_url}?visibility_timeout=0.6")
+    runs: list[int] = []
+    started = anyio.Event()
+
+    @app.task
+    async def long_job() -> str:
+        runs.append(1)
+        started.set()
+        await anyio.sleep(2.0)  # more than three visibility timeouts
+        return "done once"
+
+    try:
+        async with app.running(heartbeat_interval=5.0):  # slower than the deadline allows
+            task = await app.add_task("long_job")
+            await started.wait()
+            await anyio.sleep(1.0)
+            (stats,) = await app.broker.stats([task.queue])
+            assert (stats.in_flight, stats.total_ready) == (1, 0)  # still owned, not requeued
+            done = await app.wait_result(task.uuid, timeout=10)
+        assert done.returning == "done once"
+        assert done.retries == 0
+        assert runs == [1]
+        assert "delivered again" not in caplog.text  # the deadline never lapsed
+    finally:
+        await app.stop()

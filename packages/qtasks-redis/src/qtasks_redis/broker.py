@@ -85,6 +85,11 @@ class RedisBroker(Broker):
         """The settings of the shared connection."""
         return self.connection.settings
 
+    @property
+    def visibility_timeout(self) -> float:  # type: ignore[override]  # read-only here
+        """Seconds a delivery stays with its worker without a heartbeat (workers beat within)."""
+        return self.settings.visibility_timeout
+
     def default_storage(self) -> RedisStorage:
         """A RedisStorage on this broker's connection pool."""
         from qtasks_redis.storage import RedisStorage  # noqa: PLC0415 - import cycle

@@ -120,6 +120,12 @@ class Broker(Component, ABC):
     async def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
         """Return dead-lettered messages, oldest first, optionally for one queue."""
 
+    #: Seconds a delivered message stays with its consumer without a ``heartbeat`` before the
+    #: broker hands it to another; ``None`` where the broker notices a dead consumer some
+    #: other way (a closed connection, a consumer-group rebalance). Workers heartbeat well
+    #: within it.
+    visibility_timeout: float | None = None
+
     def default_storage(self) -> Storage | None:
         """The storage to use when the app is given this broker and no storage.
 

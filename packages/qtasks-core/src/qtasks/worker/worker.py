@@ -177,6 +177,17 @@ class QueueWorker(Worker):
         self._stopping = False
         self._force = False
         self._intake_scope = anyio.CancelScope()
+        self._heartbeat_every = self.heartbeat_interval
+        deadline = app.broker.visibility_timeout
+        if deadline is not None and self._heartbeat_every > deadline / 3:
+            # A heartbeat slower than the broker's deadline would let it hand running tasks
+            # to another worker: beat three times per deadline instead.
+            self._heartbeat_every = deadline / 3
+            logger.info(
+                "heartbeat every %.2gs, within the broker's %gs visibility timeout",
+                self._heartbeat_every,
+                deadline,
+            )
         self._limiter = anyio.CapacityLimiter(self.concurrency)
         self._started_at = time.time()
 
@@ -344,11 +355,16 @@ class QueueWorker(Worker):
             if definition is None:
                 self._reject_unknown(delivery, message)
                 continue
-            if message.uuid in self._held:
+            held = self._held.get(message.uuid)
+            if held is not None:
+                # The broker gave up on our copy (a lapsed deadline, a reconnect) and handed
+                # it out again, to us: keep running it, under the newer delivery, which is
+                # the one the broker still tracks.
                 logger.warning(
-                    "task %s delivered again while held here; acking the copy", message.uuid
+                    "task %s delivered again while held here; keeping the newer delivery",
+                    message.uuid,
                 )
-                self._queue_settle(None, delivery)
+                held.delivery = delivery
                 continue
             item = _Item(delivery, message, definition)
             self._held[message.uuid] = item
@@ -672,10 +688,10 @@ class QueueWorker(Worker):
                     held = [i.delivery for i in self._held.values() if i.state is not _State.DONE]
                     if held:
                         await self._broker.heartbeat(held)
-                    await config.set(key, self.describe(), ttl=self.heartbeat_interval * 3)
+                    await config.set(key, self.describe(), ttl=self._heartbeat_every * 3)
                 except Exception as exc:
                     logger.warning("heartbeat failed: %r", exc)
-                await anyio.sleep(self.heartbeat_interval)
+                await anyio.sleep(self._heartbeat_every)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2):
                 try:
