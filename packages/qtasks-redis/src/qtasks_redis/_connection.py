@@ -161,13 +161,14 @@ class RedisConnection:
         options: dict[str, Any] = {
             "socket_timeout": settings.socket_timeout,
             "socket_connect_timeout": settings.socket_connect_timeout,
-            "socket_keepalive": True,
-            "socket_keepalive_options": _keepalive_options(),
             "retry": Retry(EqualJitterBackoff(cap=1.0, base=0.05), settings.retries),
             "retry_on_error": [RedisConnectionError, RedisTimeoutError],
             "decode_responses": False,
             "protocol": 2,  # the reply shapes this package parses; RESP3 gains nothing here
         }
+        if not settings.url.startswith("unix:"):  # TCP keepalive has no meaning on a socket file
+            options["socket_keepalive"] = True
+            options["socket_keepalive_options"] = _keepalive_options()
         options.update(settings.client_options)
         client: redis_asyncio.Redis = redis_asyncio.Redis.from_url(settings.url, **options)
         return client

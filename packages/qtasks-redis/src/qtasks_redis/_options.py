@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from qtasks.discovery import redact_url
 from qtasks.exceptions import ConfigurationError
@@ -110,6 +110,20 @@ def _convert(name: str, raw: str, where: str) -> Any:
         ) from None
 
 
+def _without_our_options(parts: SplitResult, query: str) -> str:
+    """The URL again, minus QTasks' own query options, for redis-py.
+
+    Built by hand: ``urlunsplit`` drops the ``//`` of a URL without a host, turning
+    ``unix:///tmp/redis.sock`` into ``unix:/tmp/redis.sock``, which redis-py refuses.
+    """
+    url = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if query:
+        url += f"?{query}"
+    if parts.fragment:
+        url += f"#{parts.fragment}"
+    return url
+
+
 def parse_settings(url: str | None = None, **options: Any) -> RedisSettings:
     """Build settings from ``url`` (QTasks options in its query) and keyword ``options``.
 
@@ -136,5 +150,5 @@ def parse_settings(url: str | None = None, **options: Any) -> RedisSettings:
             client.update(value or {})
         else:
             client[name] = value
-    clean = urlunsplit(parts._replace(query=urlencode(rest)))
+    clean = _without_our_options(parts, urlencode(rest))
     return replace(RedisSettings(url=clean, client_options=client), **values).check()
