@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import threading
 
+import anyio
 import pytest
 
 from qtasks import QueueTasks as SyncQueueTasks
@@ -65,6 +66,40 @@ async def test_every_event_fires(app: QueueTasks) -> None:
     ]
     assert threads == [True]
     assert stopping in app.events.callbacks("stopping")
+
+
+async def test_task_cancel_fires_for_tasks_that_never_started(app: QueueTasks) -> None:
+    cancelled: list[str] = []
+    started = anyio.Event()
+
+    @app.events.on.task_cancel()
+    async def on_cancel(task: Task) -> None:
+        cancelled.append(f"{task.task_name}:{task.cancel_reason}")
+
+    @app.task
+    async def gate() -> None:
+        started.set()
+        await anyio.sleep(0.3)
+
+    @app.task
+    async def later() -> None:
+        return None
+
+    queued = await app.add_task("later", delay=60)
+    assert await app.cancel(queued.uuid, "queued")  # settled by the app: no worker involved
+    async with app.running(concurrency=1, prefetch=1):
+        await app.add_task("gate")
+        held = await app.add_task("later")  # fetched by the busy worker, not started
+        await started.wait()
+        for _ in range(100):
+            record = await app.get(held.uuid)
+            if record is not None and record.status == "process":
+                break
+            await anyio.sleep(0.01)
+        assert await app.cancel(held.uuid, "held")
+        done = await held.wait_result_async(5)
+    assert done.status == "cancel"
+    assert cancelled == ["later:queued", "later:held"]
 
 
 async def test_the_events_plugin_joins_on_first_use_and_tasks_pay_only_when_watched(

@@ -580,15 +580,24 @@ class QueueTasks:
             )
         if await self.broker.cancel(uuid, record.queue):
             await self.storage.save([cancelled])
+            await self._cancelled_unstarted(cancelled)
             return True
         (written,) = await self.storage.save([cancelled], only_if=QUEUED_STATUSES)
+        # "settled": the record already says cancel, so a worker that fetched the task only
+        # drops its copy; otherwise the worker holding it cancels it and stores the outcome.
         await self.global_config.publish(
-            self.control_channel, {"op": "cancel", "uuid": uuid, "reason": reason}
+            self.control_channel,
+            {"op": "cancel", "uuid": uuid, "reason": reason, "settled": written},
         )
         if written:
+            await self._cancelled_unstarted(cancelled)
             return True
         latest = await self.storage.get(uuid)
         return latest is not None and not latest.is_finished
+
+    async def _cancelled_unstarted(self, record: Task) -> None:
+        if self.plugins.after_cancel:
+            await self.plugins.notify(self.plugins.after_cancel, record)
 
     # -- serving -----------------------------------------------------------------------------
 

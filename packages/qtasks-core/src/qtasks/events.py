@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from qtasks.definition import TaskDefinition
     from qtasks.interfaces.executor import Outcome, TaskCall
     from qtasks.interfaces.worker import Worker
+    from qtasks.task import Task
 
 __all__ = ["EVENTS", "Event", "Events", "EventsPlugin"]
 
@@ -138,6 +139,10 @@ class EventsPlugin(Plugin):
     async def on_worker_stop(self, worker: Worker) -> None:
         """Fire ``stopping``."""
         await self.events.fire("stopping")
+
+    async def after_cancel(self, task: Task) -> None:
+        """Fire ``task_cancel`` for a task cancelled before it ever ran."""
+        await self.events.fire("task_cancel", task)
 
     async def after_attempt(self, call: TaskCall, outcome: Outcome) -> None:
         """Fire the task event matching how the attempt ended, with the final record."""

@@ -91,6 +91,7 @@ class Plugins:
     after_add_task: list[Hook]
     before_broker_send: list[Hook]
     before_storage_save: list[Hook]
+    after_cancel: list[Hook]
     on_worker_start: list[Hook]
     on_worker_stop: list[Hook]
     on_component_stop: list[Hook]

@@ -87,6 +87,13 @@ class Plugin:
         Called when a task is queued, started, finished, retried or cancelled.
         """
 
+    def after_cancel(self, task: Task) -> MaybeAwaitable[None]:
+        """A task was cancelled before any attempt of it began; ``task`` is its final record.
+
+        That is ``app.cancel`` on a queued or delayed task, or a worker dropping one it had
+        fetched but not started. A running attempt that is cancelled reaches ``on_cancel``.
+        """
+
     # -- serving -----------------------------------------------------------------------------
 
     def on_worker_start(self, worker: Worker) -> MaybeAwaitable[None]:
@@ -141,6 +148,7 @@ HOOKS: dict[str, bool] = {
     "after_add_task": True,
     "before_broker_send": False,
     "before_storage_save": False,
+    "after_cancel": True,
     "on_worker_start": False,
     "on_worker_stop": True,
     "on_component_stop": True,

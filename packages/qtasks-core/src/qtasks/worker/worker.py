@@ -617,8 +617,12 @@ class QueueWorker(Worker):
 
     # -- control -----------------------------------------------------------------------------
 
-    async def cancel(self, uuid: str, reason: str) -> bool:
-        """Cancel a task held here: drop it if it is waiting, interrupt it if it runs."""
+    async def cancel(self, uuid: str, reason: str, *, settled: bool = False) -> bool:
+        """Cancel a task held here: drop it if it is waiting, interrupt it if it runs.
+
+        ``settled``: the canceller already stored the cancel record and told the plugins, so
+        a task that has not started is only dropped (and acked).
+        """
         item = self._held.get(uuid)
         if item is None or item.state is _State.DONE:
             return False
@@ -626,10 +630,16 @@ class QueueWorker(Worker):
         if item.state in (_State.BUFFERED, _State.STARTING, _State.READY):
             item.state = _State.DONE
             self._held.pop(uuid, None)
+            if settled:
+                self._queue_settle(None, item.delivery)
+                return True
             record = item.message.record(TaskStatus.CANCEL, retries=item.retries)
             record.cancel_reason = reason
             record.updated_at = record.finished_at = utcnow()
             self._queue_settle(record, item.delivery)
+            plugins = self._app.plugins
+            if plugins.after_cancel:
+                await plugins.notify(plugins.after_cancel, record)
         elif item.state is _State.RUNNING:
             if item.context is not None:
                 item.context.interrupt(reason)
@@ -652,7 +662,9 @@ class QueueWorker(Worker):
                     async for message in inbox:
                         if message.get("op") == "cancel":
                             await self.cancel(
-                                str(message.get("uuid")), str(message.get("reason", ""))
+                                str(message.get("uuid")),
+                                str(message.get("reason", "")),
+                                settled=bool(message.get("settled")),
                             )
             except Exception as exc:
                 failures += 1
