@@ -27,7 +27,7 @@ async def resize(image: str, ctx: TaskContext) -> str:
 @app.task(echo=True)
 async def album(self: AsyncTask[..., str], images: list[str]) -> list[str]:
     """echo=True passes the task object first: self.ctx, and self.add_task for more work."""
-    children = [await resize.add_task(name, parent_uuid=self.ctx.task_uuid) for name in images]
+    children = [await resize.add_task(name) for name in images]  # parent: this album
     done = [await self.ctx.app.wait_result(child.uuid, timeout=5) for child in children]
     me = await self.ctx.get_metadata()  # this task's stored record, as others see it
     assert me is not None

@@ -194,7 +194,7 @@ async def test_echo_passes_the_task_object_and_nested_tasks_know_their_parent(
     @app.task(echo=True)
     async def parent(self: AsyncTask[..., Any], x: int) -> dict[str, Any]:
         assert isinstance(self, AsyncTask)
-        nested = await child.add_task(x)  # not through self: no parent recorded
+        nested = await child.add_task(x)  # any add_task inside a task records the parent
         spawned = await AsyncTask(child.definition, self.ctx.app, self.ctx).add_task(x + 1)
         return {
             "uuid": self.ctx.task_uuid,
@@ -219,7 +219,7 @@ async def test_echo_passes_the_task_object_and_nested_tasks_know_their_parent(
         child_task = await app.wait_result(info["child"], 5)
         plain = await app.wait_result(info["plain_child"], 5)
         assert child_task.parent_uuid == done.uuid and child_task.returning == 4
-        assert plain.parent_uuid is None
+        assert plain.parent_uuid == done.uuid
         sync_done = await app.add_task("sync_parent", timeout=5)
         spawned = await app.wait_result(sync_done.returning, 5)
         assert spawned.parent_uuid == sync_done.uuid and spawned.returning == 10

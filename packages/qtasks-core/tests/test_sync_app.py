@@ -88,7 +88,7 @@ def test_a_sync_task_can_queue_a_child_and_wait_for_it(sync_app: QueueTasks) -> 
     def parent(self: SyncTask[[int], int], n: int) -> int:
         queued = child.add_task(n)  # from a worker thread: blocks that thread, not the loop
         done = queued.wait_result(5)
-        assert done.parent_uuid is None  # queued through the module-level task object
+        assert done.parent_uuid == self.ctx.task_uuid  # queued from inside this task
         nested = self.ctx.get_task(queued.uuid)
         assert nested is not None
         return int(done.returning) + 1

@@ -28,6 +28,7 @@ from qtasks._groups import single_error
 from qtasks._namespace import caller_namespace
 from qtasks.bound import AsyncTask, _BoundTask
 from qtasks.call import Call
+from qtasks.context import CURRENT_TASK
 from qtasks.definition import DEFAULT_QUEUE, TaskDefinition, TaskOptions
 from qtasks.discovery import load_component
 from qtasks.events import Events, EventsPlugin
@@ -442,7 +443,7 @@ class QueueTasks:
             priority=priority,
             queue=queue,
             created_at=now,
-            parent_uuid=parent_uuid,
+            parent_uuid=parent_uuid if parent_uuid is not None else CURRENT_TASK.get(),
             eta=_due_time(name, delay, eta, now),
             headers=dict(headers) if headers else {},
         )

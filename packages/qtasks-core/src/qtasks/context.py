@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
@@ -26,7 +27,16 @@ if TYPE_CHECKING:
     from qtasks.interfaces.storage import Storage
     from qtasks.message import TaskMessage
 
-__all__ = ["BaseTaskContext", "SyncTaskContext", "TaskContext"]
+__all__ = ["CURRENT_TASK", "BaseTaskContext", "SyncTaskContext", "TaskContext", "current_task_uuid"]
+
+#: The uuid of the task whose attempt runs in this context (worker threads and calls back into
+#: the loop inherit it), so ``add_task`` inside a task records that task as the parent.
+CURRENT_TASK: ContextVar[str | None] = ContextVar("qtasks_current_task", default=None)
+
+
+def current_task_uuid() -> str | None:
+    """The uuid of the task running here, or ``None`` outside any task."""
+    return CURRENT_TASK.get()
 
 
 class _TaskLogger(logging.LoggerAdapter):  # type: ignore[type-arg]

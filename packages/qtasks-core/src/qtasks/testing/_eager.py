@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from qtasks.context import CURRENT_TASK
 from qtasks.interfaces.broker import Delivery, OutgoingMessage
 from qtasks.message import TaskMessage
 from qtasks.task import STARTABLE_STATUSES, Task, TaskStatus, utcnow
@@ -72,10 +73,13 @@ class EagerRunner:
             call = build_call(
                 app, definition, task_message, record, worker=self.worker, limiter=None, hooks=hooks
             )
+            running = CURRENT_TASK.set(task_message.uuid)
             try:
                 outcome = await execute_attempt(app, call, hooks)
             except Exception as exc:
                 outcome = executor_failure(app, call, exc)
+            finally:
+                CURRENT_TASK.reset(running)
             record, outcome, send = await conclude_attempt(app, call, outcome, hooks)
             await app.storage.save([record])
             if send is None:

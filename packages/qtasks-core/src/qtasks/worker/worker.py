@@ -42,7 +42,7 @@ from anyio.abc import TaskGroup
 from anyio.abc import TaskStatus as StartedStatus
 
 from qtasks._signal import Signal
-from qtasks.context import BaseTaskContext
+from qtasks.context import CURRENT_TASK, BaseTaskContext
 from qtasks.exceptions import ConfigurationError, MessageDecodeError, UnknownTaskError
 from qtasks.interfaces.broker import Delivery, OutgoingMessage
 from qtasks.interfaces.executor import Outcome
@@ -500,10 +500,13 @@ class QueueWorker(Worker):
             item.scope = scope
             if item.cancel_reason is not None:
                 scope.cancel()
+            running = CURRENT_TASK.set(item.message.uuid)
             try:
                 outcome = await execute_attempt(app, call, hooks)
             except Exception as exc:
                 outcome = executor_failure(app, call, exc)
+            finally:
+                CURRENT_TASK.reset(running)
         item.scope = None
         if outcome is None and item.cancel_reason is None:
             self._active -= 1
