@@ -64,6 +64,7 @@ async def test_waiting_tasks_go_back_to_the_broker_untouched(app: QueueTasks) ->
     async with app.running():
         finished = [await r.wait_result_async(5) for r in records[1:]]
     assert [t.status for t in finished] == ["success"] * 5
+    assert [t.retries for t in finished] == [0] * 5  # a prefetch handed back is no delivery
     assert sorted(ran) == list(range(6))
 
 

@@ -50,9 +50,11 @@ class FlakyBroker(MemoryBroker):
         self._maybe_fail("settle")
         await super().settle(storage, records, acks, sends)
 
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
         self._maybe_fail("nack")
-        await super().nack(deliveries, delay=delay)
+        await super().nack(deliveries, delay=delay, counted=counted)
 
 
 class FlakyStorage(MemoryStorage):

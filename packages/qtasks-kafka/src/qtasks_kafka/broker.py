@@ -414,8 +414,14 @@ class KafkaBroker(Broker):
         self._consumer.finish([_handle(d) for d in deliveries])
         await self._consumer.commit()
 
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
-        """Write a new copy of each record (after ``delay``), then commit the old ones."""
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
+        """Write a new copy of each record (after ``delay``), then commit the old ones.
+
+        ``counted=False`` (never started, only prefetched): the copy carries the count of the
+        delivery before this one, so the hand-back does not count.
+        """
         if not deliveries:
             return
         eta = time.time() + delay if delay > 0 else None
@@ -427,7 +433,7 @@ class KafkaBroker(Broker):
                     _handle(d).key,
                     d.uuid or "",
                     d.priority,
-                    deliveries=d.delivery_count,
+                    deliveries=d.delivery_count if counted else d.delivery_count - 1,
                     eta=eta,
                 )
                 for d in deliveries

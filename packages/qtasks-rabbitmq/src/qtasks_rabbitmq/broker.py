@@ -415,15 +415,21 @@ class RabbitMQBroker(Broker):
             if self._prefetcher.settled(receipt):
                 await self._settle_one(receipt)
 
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
-        """Republish with the delivery count raised (after ``delay``), then ack the originals."""
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
+        """Republish with the delivery count raised (after ``delay``), then ack the originals.
+
+        ``counted=False`` (never started, only prefetched) republishes with the count as it
+        was, so the next delivery does not count this one.
+        """
         # A delivery of a channel lost since was requeued by RabbitMQ, but its redelivered
         # copy may have been dropped as a duplicate while the worker still held this one:
         # publish it all the same (at worst a duplicate, never a loss); only the ack is skipped.
         items = []
         for delivery in deliveries:
             receipt = self._forget(delivery)
-            items.append((receipt, delivery.body, receipt.delivered + 1))
+            items.append((receipt, delivery.body, receipt.delivered + (1 if counted else 0)))
         if items:
             await self._republish(items, delay)
 

@@ -323,11 +323,14 @@ class RedisBroker(Broker):
             "acknowledge tasks", self._per_queue("ack", deliveries, lambda d: d.receipt)
         )
 
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
         """Put deliveries back at their old place, or delayed by ``delay`` seconds."""
+        head = (max(0.0, delay), 1 if counted else 0)
         await self._pipeline(
             "hand tasks back",
-            self._per_queue("nack", deliveries, lambda d: d.receipt, head=(max(0.0, delay),)),
+            self._per_queue("nack", deliveries, lambda d: d.receipt, head=head),
         )
 
     async def heartbeat(self, deliveries: Sequence[Delivery]) -> None:

@@ -109,8 +109,15 @@ class Broker(Component, ABC):
         """Forget ``deliveries`` for good: their tasks are finished and their results stored."""
 
     @abstractmethod
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
-        """Hand ``deliveries`` back so any worker can take them again after ``delay`` s."""
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
+        """Hand ``deliveries`` back so any worker can take them again after ``delay`` s.
+
+        ``counted=False``: the worker never started these (it only prefetched them), so the
+        next delivery keeps the same ``delivery_count``; restarts of workers must not push a
+        task towards the dead-letter place.
+        """
 
     @abstractmethod
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:

@@ -137,12 +137,16 @@ class MemoryBroker(Broker):
         for delivery in deliveries:
             self._inflight.pop(delivery.receipt, None)
 
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
         """Put messages back at their original place in the queue (after ``delay``)."""
         now = time.time()
         for delivery in deliveries:
             entry = self._inflight.pop(delivery.receipt, None)
             if entry is not None and not entry.removed:
+                if not counted:
+                    entry.deliveries -= 1
                 self._enqueue(entry, now + delay if delay > 0 else None, now)
         self._changed.fire()
 

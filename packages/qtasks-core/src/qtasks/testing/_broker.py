@@ -46,9 +46,11 @@ class CaseBroker(MemoryBroker):
         await super().ack(deliveries)
         self.moved.fire()
 
-    async def nack(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+    async def nack(
+        self, deliveries: Sequence[Delivery], *, delay: float = 0.0, counted: bool = True
+    ) -> None:
         """Requeue, then wake waiters."""
-        await super().nack(deliveries, delay=delay)
+        await super().nack(deliveries, delay=delay, counted=counted)
         self.moved.fire()
 
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:

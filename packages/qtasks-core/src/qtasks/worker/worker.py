@@ -75,6 +75,10 @@ class _State(Enum):
     DONE = "done"
 
 
+#: Held but never started: handing these back does not count as a delivery.
+_NOT_STARTED = frozenset({_State.BUFFERED, _State.STARTING, _State.READY})
+
+
 class _Item:
     """One delivery this worker holds, from fetch until it is settled or handed back."""
 
@@ -245,12 +249,10 @@ class QueueWorker(Worker):
         self._intake_scope.cancel()
 
     async def _drain(self) -> None:
-        unclaimed = [i for i in self._held.values() if i.state is _State.BUFFERED]
-        claimed = [i for i in self._held.values() if i.state in (_State.STARTING, _State.READY)]
+        waiting = [i for i in self._held.values() if i.state in _NOT_STARTED]
         self._unclaimed.clear()
         self._buffer.clear()
-        await self._hand_back(unclaimed, started=False)
-        await self._hand_back(claimed, started=True)  # their records go back to status new
+        await self._hand_back(waiting, counted=False)
         if self._active and not self._force:
             logger.info(
                 "waiting up to %gs for %d running task(s)", self.shutdown_timeout, self._active
@@ -274,29 +276,33 @@ class QueueWorker(Worker):
         if self._pending_acks or self._pending_records:
             await self._settle_once()
         leftover = [i for i in self._held.values() if i.state is not _State.DONE]
-        if leftover:
-            await self._hand_back(leftover, started=False)
+        await self._hand_back([i for i in leftover if i.state in _NOT_STARTED], counted=False)
+        await self._hand_back([i for i in leftover if i.state not in _NOT_STARTED], counted=True)
 
-    async def _hand_back(self, items: list[_Item], *, started: bool) -> None:
+    async def _hand_back(self, items: list[_Item], *, counted: bool) -> None:
+        """Give ``items`` back to the broker; claimed ones get their record reset to new.
+
+        ``counted``: whether the hand-back counts as a delivery (a task that started and was
+        interrupted) or not (one that was only prefetched).
+        """
         if not items:
             return
         for item in items:
             item.state = _State.DONE
             self._held.pop(item.message.uuid, None)
-        if started:
-            now = utcnow()
-            records = []
-            for item in items:
-                assert item.record is not None
-                records.append(
-                    item.record.copy(status=TaskStatus.NEW, started_at=None, updated_at=now)
-                )
+        now = utcnow()
+        records = [
+            item.record.copy(status=TaskStatus.NEW, started_at=None, updated_at=now)
+            for item in items
+            if item.record is not None  # claimed: the stored record says process
+        ]
+        if records:
             try:
                 await self._storage.save(records, only_if=STARTABLE_STATUSES)
             except Exception:
                 logger.exception("could not reset %d handed-back task(s) to new", len(records))
         try:
-            await self._broker.nack([i.delivery for i in items])
+            await self._broker.nack([i.delivery for i in items], counted=counted)
             logger.info("handed %d unfinished task(s) back to the broker", len(items))
         except Exception:
             logger.exception(
@@ -512,7 +518,7 @@ class QueueWorker(Worker):
             self._active -= 1
             self._progress.fire()
             await abandon_attempt(app, call, hooks)
-            await self._hand_back([item], started=True)
+            await self._hand_back([item], counted=True)
             return
         if outcome is None:
             outcome = Outcome(TaskStatus.CANCEL, cancel_reason=item.cancel_reason)

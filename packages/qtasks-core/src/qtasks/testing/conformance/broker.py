@@ -216,6 +216,18 @@ class BrokerConformance:
         assert second.delivery_count == 2
         await broker.ack([second])
 
+    async def test_an_uncounted_nack_keeps_the_delivery_count(self, broker: Broker) -> None:
+        await broker.send([message("prefetched")])
+        (first,) = await drain(broker, ["q"], 1)
+        await broker.nack([first], counted=False)  # never started: a worker shutting down
+        (second,) = await drain(broker, ["q"], 1)
+        assert second.body == b"body-prefetched"
+        assert second.delivery_count == first.delivery_count
+        await broker.nack([second])
+        (third,) = await drain(broker, ["q"], 1)
+        assert third.delivery_count == first.delivery_count + 1
+        await broker.ack([third])
+
     async def test_nack_with_a_delay(self, broker: Broker) -> None:
         await broker.send([message("later")])
         (first,) = await drain(broker, ["q"], 1)
