@@ -320,3 +320,25 @@ async def test_heartbeats_keep_a_long_task_within_a_short_visibility_timeout(
         assert "delivered again" not in caplog.text  # the deadline never lapsed
     finally:
         await app.stop()
+
+
+@pytest.mark.anyio
+async def test_unfinished_records_expire_beyond_their_due_time(
+    redis_url: str, name: str, raw: redis.Redis
+) -> None:
+    app = QueueTasks(name, broker=f"{redis_url}?pending_ttl=100")
+
+    @app.task
+    def later() -> None:
+        return None
+
+    try:
+        now_task = await app.add_task("later")
+        delayed = await app.add_task("later", delay=1000)
+        await app.broker.purge([now_task.queue])  # their messages are gone for good
+        now_ttl = raw.ttl(keys.task_key(name, now_task.uuid))
+        delayed_ttl = raw.ttl(keys.task_key(name, delayed.uuid))
+        assert 0 < now_ttl <= 100
+        assert 1000 < delayed_ttl <= 1100  # outlives its eta by pending_ttl
+    finally:
+        await app.stop()

@@ -13,7 +13,7 @@ def test_defaults() -> None:
     assert settings.result_ttl == DEFAULT_RESULT_TTL
     assert settings.visibility_timeout == 30.0
     assert settings.dead_letter_max == 10_000
-    assert settings.pending_ttl is None
+    assert settings.pending_ttl == 7 * 24 * 3600.0
 
 
 def test_url_options_are_ours_and_the_rest_goes_to_redis_py() -> None:

@@ -28,7 +28,8 @@ class RedisSettings:
 
     ``visibility_timeout``: seconds a delivered message stays owned by its worker without a
     heartbeat before another worker may take it. ``result_ttl``: seconds a finished record is
-    kept (``None``: forever). ``pending_ttl``: seconds an unfinished record is kept (``None``:
+    kept (``None``: forever). ``pending_ttl``: seconds an unfinished record is kept beyond its
+    due time (default a week, so records of messages purged or lost do not pile up; ``None``:
     until it finishes). ``dead_letter_max`` / ``dead_letter_ttl``: how many dead letters a
     queue keeps and for how long (``None``: no bound of that kind; at least one must be set).
     ``retries``: attempts redis-py makes, with jittered exponential backoff, before an outage
@@ -41,7 +42,7 @@ class RedisSettings:
     url: str = DEFAULT_URL
     visibility_timeout: float = 30.0
     result_ttl: float | None = DEFAULT_RESULT_TTL
-    pending_ttl: float | None = None
+    pending_ttl: float | None = 7 * 24 * 3600.0
     dead_letter_max: int | None = 10_000
     dead_letter_ttl: float | None = 7 * 24 * 3600.0
     socket_timeout: float | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -43,8 +44,9 @@ def _ms(seconds: float | None) -> bytes:
 class RedisStorage(Storage):
     """Task records in Redis, shared by every process of the app.
 
-    ``result_ttl`` (default one day) bounds finished records; ``pending_ttl`` (default
-    ``None``) optionally bounds unfinished ones, for queues whose messages may be purged.
+    ``result_ttl`` (default one day) bounds finished records; ``pending_ttl`` (default a
+    week beyond a task's due time) bounds unfinished ones, whose messages may have been
+    purged or lost, so no record outlives every bound.
     """
 
     def __init__(
@@ -117,20 +119,34 @@ class RedisStorage(Storage):
         if only_if is not None:
             allowed = ("," + ",".join(TaskStatus(s).value for s in only_if) + ",").encode()
         namespace = self.namespace
-        head = (
-            allowed,
-            _ms(self.result_ttl),
-            _ms(self.pending_ttl),
-            len(keys.task_key(namespace, "")),
-            keys.done_channel(namespace, ""),
-        )
+        prefix_len = len(keys.task_key(namespace, ""))
+        channel = keys.done_channel(namespace, "")
         commands: list[Command] = []
-        for start in range(0, len(tasks), _CHUNK):
-            chunk = tasks[start : start + _CHUNK]
-            names = [keys.task_key(namespace, task.uuid) for task in chunk]
-            values = [self.encode_value(task) for task in chunk]
-            commands.append(ScriptCall("save", names, (*head, *values)))
+        for pending_ttl, group in self._by_pending_ttl(tasks):
+            head = (allowed, _ms(self.result_ttl), _ms(pending_ttl), prefix_len, channel)
+            for start in range(0, len(group), _CHUNK):
+                chunk = group[start : start + _CHUNK]
+                names = [keys.task_key(namespace, task.uuid) for task in chunk]
+                values = [self.encode_value(task) for task in chunk]
+                commands.append(ScriptCall("save", names, (*head, *values)))
         return commands
+
+    def _by_pending_ttl(self, tasks: Sequence[Task]) -> list[tuple[float | None, Sequence[Task]]]:
+        """Records grouped by how long an unfinished one may live.
+
+        An unfinished record outlives ``pending_ttl`` by however long its task waits for its
+        ``eta``, so a task delayed for a month is not forgotten after a week. Usually every
+        record of a batch falls in one group.
+        """
+        base = self.pending_ttl
+        if base is None or all(task.eta is None for task in tasks):
+            return [(base, tasks)]
+        now = time.time()
+        groups: dict[float, list[Task]] = {}
+        for task in tasks:
+            wait = 0.0 if task.eta is None else max(0.0, task.eta.timestamp() - now)
+            groups.setdefault(base + math.ceil(wait), []).append(task)
+        return list(groups.items())
 
     # -- Storage -----------------------------------------------------------------------------
 
