@@ -29,6 +29,7 @@ from qtasks.exceptions import (
     TaskArgumentError,
     TaskDefinitionError,
     TaskError,
+    TaskNotFoundError,
     TaskTimeoutError,
     UnknownTaskError,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "TaskDefinitionError",
     "TaskError",
     "TaskMiddleware",
+    "TaskNotFoundError",
     "TaskStatus",
     "TaskTimeoutError",
     "UnknownTaskError",

@@ -36,6 +36,7 @@ from qtasks.exceptions import (
     ConfigurationError,
     InjectedArgumentError,
     TaskArgumentError,
+    TaskNotFoundError,
     TaskTimeoutError,
 )
 from qtasks.executor.default import DefaultExecutor
@@ -500,11 +501,15 @@ class QueueTasks:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds or None, got {timeout!r}")
         await self.start()
+        if timeout is None and await self.storage.get(uuid) is None:
+            raise TaskNotFoundError(uuid)  # waiting forever for it would hang the caller
         record = await self.storage.wait(uuid, timeout)
         if record is None:
-            known = await self.storage.get(uuid)
             assert timeout is not None
-            raise TaskTimeoutError(known.task_name if known else None, uuid, timeout)
+            known = await self.storage.get(uuid)
+            if known is None:
+                raise TaskNotFoundError(uuid)
+            raise TaskTimeoutError(known.task_name, uuid, timeout)
         return record.with_waiter(self)
 
     async def await_final(self, uuid: str, timeout: float | None) -> Task:

@@ -13,6 +13,7 @@ The tree::
     │   ├── InjectedArgumentError     a value given for a parameter Depends fills (a TypeError)
     │   ├── DependencyError           a Depends provider failed before the task could run
     │   ├── TaskTimeoutError          waiting for a result ran out of time
+    │   ├── TaskNotFoundError         no record of that uuid (never queued, or expired)
     │   └── MaxTimeExceededError      the task ran longer than its max_time
     ├── BrokerError
     │   └── BrokerConnectionError
@@ -47,6 +48,7 @@ __all__ = [
     "TaskArgumentError",
     "TaskDefinitionError",
     "TaskError",
+    "TaskNotFoundError",
     "TaskTimeoutError",
     "UnknownTaskError",
 ]
@@ -166,6 +168,17 @@ class TaskTimeoutError(TaskError, TimeoutError):
             f"task {name} ({uuid}) did not finish within {timeout:g} s; it may still run. "
             "Wait longer, or check that a worker is running for its queue",
             task_name=task_name,
+            uuid=uuid,
+        )
+
+
+class TaskNotFoundError(TaskError, LookupError):
+    """No record of a uuid: the task was never queued here, or its record expired."""
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__(
+            f"no task {uuid} is stored: it was never queued with this app (check the uuid and "
+            "the app name), or its record expired after the storage's result_ttl",
             uuid=uuid,
         )
 
