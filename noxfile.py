@@ -325,7 +325,6 @@ BENCH_QTASKS = ("qtasks-core", "qtasks-redis")
 
 
 @nox.session(python=DEFAULT_PYTHON)
-@nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """QTasks against peer task queues on a private Redis (not default; see docs/benchmarks.md).
 

@@ -125,6 +125,60 @@ def test_add_refuses_what_it_cannot_queue(module: str, invoke: Invoke) -> None:
     assert not_object.exit_code == ExitCode.USAGE and "must be a JSON object" in not_object.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "option", "hint"),
+    [
+        (["1", "--priorty", "3"], "--priorty", "(did you mean --priority?)"),
+        (["--prio=3", "1"], "--prio", "(did you mean --priority?)"),
+        (["1", "--wiat", "2"], "--wiat", "(did you mean --wait?)"),
+        (["1", "-x"], "-x", "(options: --delay, --help, --json, --kwargs, --priority, --queue"),
+        (["1", "--5"], "--5", "(options: --delay,"),
+        (["1", "-Infinity"], "-Infinity", "(options: --delay,"),
+    ],
+)
+def test_an_unknown_option_is_an_error_not_a_task_argument(
+    module: str, invoke: Invoke, args: list[str], option: str, hint: str
+) -> None:
+    spec = f"{module}:app"
+    result = invoke("-A", spec, "add", "add", *args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: no such option '{option}' for 'qtasks add' {hint}")
+    assert line.endswith(
+        "to pass it to the task as an argument, put -- before the task's arguments: "
+        "qtasks add NAME [OPTIONS] -- ARGS..."
+    )
+    assert result.stdout == ""
+    assert json.loads(invoke("-A", spec, "queues", "--json").stdout)[0]["ready"] == 0
+
+
+def test_numbers_and_words_after_the_separator_are_arguments(module: str, invoke: Invoke) -> None:
+    spec = f"{module}:app"
+
+    def queued(*args: str) -> dict[str, object]:
+        result = invoke("-A", spec, "add", "--json", *args)
+        assert result.exit_code == 0, result.output
+        record: dict[str, object] = json.loads(result.stdout)
+        return record
+
+    assert queued("add", "-1", "-2.5e1")["args"] == [-1, -25.0]
+    shifted = queued("add", "--priority", "-3", "--queue", "-odd", "1", "2")
+    assert (shifted["priority"], shifted["queue"], shifted["args"]) == (-3, "-odd", [1, 2])
+    assert queued("add", "--priority=2", "--", "--priorty", "-x")["args"] == ["--priorty", "-x"]
+    assert queued("add", "1", "-")["args"] == [1, "-"]
+
+
+def test_help_comes_before_the_typo(module: str, invoke: Invoke) -> None:
+    shown = invoke("-A", f"{module}:app", "add", "--help", "--priorty")
+    assert shown.exit_code == 0
+    assert "put the options first and -- before any other argument" in " ".join(
+        shown.stdout.split()
+    )
+    # -hello is not -h with unknown letters after it
+    typo = invoke("-A", f"{module}:app", "add", "add", "-hello")
+    assert typo.exit_code == ExitCode.USAGE and "no such option '-hello'" in typo.stderr
+
+
 def test_add_wait_times_out_without_a_worker(module: str, invoke: Invoke) -> None:
     result = invoke("-A", f"{module}:app", "add", "add", "1", "2", "--wait", "0.2")
     assert result.exit_code == ExitCode.FAILED
@@ -251,6 +305,76 @@ def test_unreachable_servers_are_one_line_with_the_password_hidden(
     slow = invoke("--connect-timeout", "0.2", "-A", f"{module}:slow", "status", "x")
     assert slow.exit_code == ExitCode.UNREACHABLE
     assert "cannot reach the storage (SlowStorage): no answer within 0.2 s" in slow.stderr
+
+
+def test_the_component_a_command_uses_is_checked_and_named_first(
+    write_app: WriteApp, invoke: Invoke
+) -> None:
+    module = write_app(
+        """
+        from qtasks.asyncio import QueueTasks
+        from qtasks.memory import MemoryBroker, MemoryGlobalConfig, MemoryStorage
+
+        def down(base, kind, port):
+            url = "redis://admin:s3cret@127.0.0.1:%d/0" % port
+
+            class Down(base):
+                async def start(self):
+                    raise ConnectionError(kind + " at " + url + " refused")
+
+            Down.url = url
+            return Down()
+
+        app = QueueTasks(
+            "all_down",
+            broker=down(MemoryBroker, "broker", 1),
+            storage=down(MemoryStorage, "storage", 2),
+            global_config=down(MemoryGlobalConfig, "config", 3),
+        )
+        app.task(name="add")(lambda a, b: a + b)
+        """
+    )
+    spec = f"{module}:app"
+    expected = {
+        ("add", "add", "1", "2"): "broker: broker at redis://admin:***@127.0.0.1:1/0 refused",
+        ("queues",): "broker: broker at redis://admin:***@127.0.0.1:1/0",
+        ("purge", "--yes"): "broker: broker at",
+        ("requeue-dead",): "broker: broker at",
+        ("status", "some-uuid"): "storage: storage at redis://admin:***@127.0.0.1:2/0 refused",
+        ("inspect",): "global config: config at redis://admin:***@127.0.0.1:3/0 refused",
+        ("run",): "broker: broker at",
+    }
+    for args, named in expected.items():
+        result = invoke("-A", spec, *args)
+        assert result.exit_code == ExitCode.UNREACHABLE, (args, result.output)
+        line = result.stderr.strip().splitlines()[-1]  # after the in-memory warning
+        assert line.startswith(f"Error: cannot reach the {named}"), (args, line)
+        assert "s3cret" not in line
+
+
+def test_a_plugin_command_may_say_what_it_needs(write_app: WriteApp, invoke: Invoke) -> None:
+    from qtasks_cli import AppContext
+
+    module = write_app(
+        """
+        from qtasks.asyncio import QueueTasks
+        from qtasks.memory import MemoryStorage
+
+        class DownStorage(MemoryStorage):
+            async def get(self, uuid):
+                raise ConnectionError("no storage today")
+
+        app = QueueTasks("half_down", storage=DownStorage())
+        """
+    )
+
+    async def nothing(app: AsyncQueueTasks) -> int:
+        return 7
+
+    context = AppContext(f"{module}:app")
+    assert context.run(nothing, connect=False) == 7
+    with pytest.raises(CliError, match=r"^cannot reach the storage \(DownStorage\): Connection"):
+        context.run(nothing, needs=("broker",))  # then the others, as the app starts them all
 
 
 def test_output_helpers(capsys: pytest.CaptureFixture[str]) -> None:

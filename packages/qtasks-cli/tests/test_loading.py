@@ -90,6 +90,54 @@ def test_bad_app_specs(
     assert expected.format(m=module) in one_error_line(result)
 
 
+def test_a_task_is_not_an_app(write_app: WriteApp, invoke: Invoke) -> None:
+    home = write_app()
+    said = "is the task 'add', not a QueueTasks app"
+    direct = invoke("-A", f"{home}:add", "tasks")
+    assert direct.exit_code == ExitCode.USAGE
+    assert one_error_line(direct) == (
+        f"Error: '{home}:add' {said}: it belongs to app '{home}'; point -A at the app: "
+        f"-A {home}:app"
+    )
+    # imported elsewhere, the task still leads to the module that holds its app
+    elsewhere = write_app(f"from {home} import add\n")
+    imported = invoke("-A", f"{elsewhere}:add", "tasks")
+    assert f"point -A at the app: -A {home}:app" in one_error_line(imported)
+    # the async app's tasks, and a sync app holding the async app that owns the task
+    async_module = write_app(
+        """
+        from qtasks.asyncio import QueueTasks
+
+        core = QueueTasks("core")
+
+        @core.task
+        async def ping() -> str:
+            return "pong"
+        """
+    )
+    assert f"it belongs to app 'core'; point -A at the app: -A {async_module}:core" in (
+        one_error_line(invoke("-A", f"{async_module}:ping", "tasks"))
+    )
+    orphan = write_app(
+        """
+        from qtasks import QueueTasks
+
+        other = QueueTasks("other")
+
+        def make():
+            return QueueTasks("hidden").task(name="lost")(lambda: 1)
+
+        lost = make()
+        """
+    )
+    line = one_error_line(invoke("-A", f"{orphan}:lost", "tasks"))
+    assert line == (
+        f"Error: '{orphan}:lost' is the task 'lost', not a QueueTasks app: point -A at the app "
+        f"it belongs to, as module:attribute (no app in module '{orphan}' owns it; apps found "
+        "there: other)"
+    )
+
+
 def test_the_error_points_at_the_users_line(write_app: WriteApp) -> None:
     module = write_app("x = 1\n\n\nraise ValueError('bad setting')\n")
     with pytest.raises(CliError) as info:

@@ -184,3 +184,46 @@ def test_reload_restarts_the_worker_when_a_file_changes(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "qtasks --reload: watching" in err
     assert "fed.py changed; restarting the worker" in err
+
+
+ECHO_APP = """
+from qtasks import QueueTasks
+
+app = QueueTasks("echoes")
+
+
+@app.task
+def echo(*words: object) -> list[object]:
+    return list(words)
+"""
+
+
+def test_an_option_typo_is_an_error_not_a_task_argument(tmp_path: Path) -> None:
+    (tmp_path / "echoes.py").write_text(ECHO_APP)
+    with qtasks_command(
+        "-A", "echoes:app", "add", "echo", "1", "--priorty", "3", "--json", cwd=tmp_path
+    ) as proc:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2, err
+    assert out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("Error: no such option '--priorty' for 'qtasks add'")
+    assert "(did you mean --priority?)" in line and "put -- before the task's arguments" in line
+    # after --, the same word is the task's, and negative numbers never needed it
+    with qtasks_command(
+        "-A", "echoes:app", "add", "echo", "-3", "--json", "--", "1", "--priorty", cwd=tmp_path
+    ) as proc:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert '"args": [\n    -3,\n    1,\n    "--priorty"\n  ]' in out
+
+
+def test_a_task_given_as_the_app_names_the_app(tmp_path: Path) -> None:
+    (tmp_path / "echoes.py").write_text(ECHO_APP)
+    with qtasks_command("-A", "echoes:echo", "tasks", cwd=tmp_path) as proc:
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and out == ""
+    assert err.strip() == (
+        "Error: 'echoes:echo' is the task 'echo', not a QueueTasks app: it belongs to app "
+        "'echoes'; point -A at the app: -A echoes:app"
+    )

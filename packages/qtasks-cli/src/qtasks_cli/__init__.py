@@ -7,7 +7,7 @@ command with a one-line message and an ``ExitCode``; ``echo_json`` and ``render_
 """
 
 from qtasks_cli.__about__ import __version__
-from qtasks_cli.context import AppContext, configure_logging, pass_app_context
+from qtasks_cli.context import AppContext, ComponentKind, configure_logging, pass_app_context
 from qtasks_cli.errors import CliError, ExitCode
 from qtasks_cli.group import cli, main
 from qtasks_cli.loading import load_app
@@ -16,6 +16,7 @@ from qtasks_cli.output import echo_json, format_age, format_time, progress, rend
 __all__ = [
     "AppContext",
     "CliError",
+    "ComponentKind",
     "ExitCode",
     "__version__",
     "cli",

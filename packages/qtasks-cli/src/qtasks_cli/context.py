@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
 
 import anyio
 import click
@@ -24,9 +24,12 @@ from qtasks.memory import MemoryBroker
 from qtasks_cli.errors import CliError, ExitCode
 from qtasks_cli.loading import load_app
 
-__all__ = ["AppContext", "configure_logging", "pass_app_context"]
+__all__ = ["AppContext", "ComponentKind", "configure_logging", "pass_app_context"]
 
 T = TypeVar("T")
+
+#: The components a command can say it needs, as they are named in error messages.
+ComponentKind = Literal["broker", "storage", "global config"]
 
 _NO_SUCH_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -67,18 +70,23 @@ class AppContext:
                 err=True,
             )
 
-    async def connect(self) -> None:
+    async def connect(self, needs: Sequence[ComponentKind] = ()) -> None:
         """Start the components and make one cheap read on each, naming any that fails.
 
-        Backends may connect lazily, so starting alone proves nothing; the reads do.
+        ``needs``: the components the command works with, checked first and in that order,
+        so that an outage is reported as the part the command actually uses (``add`` names
+        the broker, ``status`` the storage); the others are checked after them, as the app
+        starts them all. Backends may connect lazily, so starting alone proves nothing; the
+        reads do.
         """
         app = self.app
-        parts: list[tuple[str, Component, Callable[[], Awaitable[object]]]] = [
-            ("global config", app.global_config, lambda: app.global_config.get("cli:probe")),
-            ("storage", app.storage, lambda: app.storage.get(_NO_SUCH_UUID)),
-            ("broker", app.broker, lambda: app.broker.stats([app.default_queue])),
-        ]
-        for kind, component, probe in parts:
+        probes: dict[ComponentKind, tuple[Component, Callable[[], Awaitable[object]]]] = {
+            "global config": (app.global_config, lambda: app.global_config.get("cli:probe")),
+            "storage": (app.storage, lambda: app.storage.get(_NO_SUCH_UUID)),
+            "broker": (app.broker, lambda: app.broker.stats([app.default_queue])),
+        }
+        for kind in dict.fromkeys([*needs, *probes]):
+            component, probe = probes[kind]
             try:
                 with anyio.fail_after(self.connect_timeout):
                     await component.start()
@@ -95,17 +103,24 @@ class AppContext:
                 raise unreachable(kind, component, exc) from exc
         await app.start()
 
-    def run(self, func: Callable[[AsyncQueueTasks], Awaitable[T]], *, connect: bool = True) -> T:
+    def run(
+        self,
+        func: Callable[[AsyncQueueTasks], Awaitable[T]],
+        *,
+        connect: bool = True,
+        needs: Sequence[ComponentKind] = (),
+    ) -> T:
         """Run ``func(app)`` on a new event loop; components are started first, stopped after.
 
-        QTasks errors become one-line ``CliError`` s; Ctrl-C ends quietly with code 130.
+        ``needs`` orders the reachability check (see ``connect``). QTasks errors become
+        one-line ``CliError`` s; Ctrl-C ends quietly with code 130.
         """
         app = self.app
 
         async def main() -> T:
             try:
                 if connect:
-                    await self.connect()
+                    await self.connect(needs)
                 return await func(app)
             finally:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(5):

@@ -16,6 +16,7 @@ from typing import Any
 
 from qtasks.app import QueueTasks as SyncQueueTasks
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
+from qtasks.bound import AsyncTask, SyncTask
 from qtasks_cli.errors import CliError, ExitCode
 
 __all__ = ["load_app"]
@@ -35,6 +36,8 @@ def load_app(spec: str) -> AsyncQueueTasks:
     module = _import(module_name)
     target = _attribute(module, module_name, attribute)
     where = f"{module_name}:{attribute}"
+    if isinstance(target, (AsyncTask, SyncTask)):
+        raise CliError(_not_a_task(target, module, module_name, where), ExitCode.USAGE)
     if not isinstance(target, (AsyncQueueTasks, SyncQueueTasks)):
         if not callable(target):
             raise CliError(
@@ -92,12 +95,42 @@ def _attribute(module: ModuleType, module_name: str, attribute: str) -> Any:
     return target
 
 
-def _apps_in(module: ModuleType) -> list[str]:
-    return sorted(
-        name
+def _not_a_task(
+    task: AsyncTask[..., Any] | SyncTask[..., Any], module: ModuleType, module_name: str, where: str
+) -> str:
+    """Say it is a task, and which ``module:attribute`` holds the app that owns it.
+
+    The app is looked for in the module ``-A`` named, then in the module defining the
+    task's function (where a task imported from elsewhere was registered).
+    """
+    said = f"'{where}' is the task '{task.name}', not a QueueTasks app"
+    home = sys.modules.get(getattr(task.definition.func, "__module__", "") or "")
+    for candidate in dict.fromkeys(m for m in (module, home) if m is not None):
+        for attribute, app in sorted(_apps_of(candidate).items()):
+            if app.registry.get(task.name) is task.definition:
+                return (
+                    f"{said}: it belongs to app '{app.name}'; point -A at the app: "
+                    f"-A {candidate.__name__}:{attribute}"
+                )
+    apps = _apps_in(module)
+    found = f"; apps found there: {', '.join(apps)}" if apps else ""
+    return (
+        f"{said}: point -A at the app it belongs to, as module:attribute "
+        f"(no app in module '{module_name}' owns it{found})"
+    )
+
+
+def _apps_of(module: ModuleType) -> dict[str, AsyncQueueTasks]:
+    """The module's apps by attribute name, each as its async app."""
+    return {
+        name: value.aio if isinstance(value, SyncQueueTasks) else value
         for name, value in vars(module).items()
         if isinstance(value, (AsyncQueueTasks, SyncQueueTasks))
-    )
+    }
+
+
+def _apps_in(module: ModuleType) -> list[str]:
+    return sorted(_apps_of(module))
 
 
 def _describe(exc: BaseException) -> str:

@@ -86,7 +86,7 @@ def timer_command() -> click.Command:
         async def read(app: AsyncQueueTasks) -> list[dict[str, Any]]:
             return [await describe(item) for item in timers]
 
-        data = context.run(read)
+        data = context.run(read, needs=("global config",))
         if as_json:
             echo_json(data)
             return
@@ -139,6 +139,6 @@ def timer_command() -> click.Command:
                         break
                 group.cancel_scope.cancel()
 
-        context.run(serve)
+        context.run(serve, needs=("global config", "broker"))
 
     return timer

@@ -62,7 +62,7 @@ def queues(context: AppContext, *, queue_names: tuple[str, ...], as_json: bool) 
 
         return await _unsupported("report queue depths", app, stats)
 
-    stats = context.run(read)
+    stats = context.run(read, needs=("broker",))
     if as_json:
         echo_json(
             [
@@ -122,7 +122,7 @@ def purge(context: AppContext, *, queue_names: tuple[str, ...], yes: bool, as_js
                 bar.update(1)
         return dropped
 
-    dropped = context.run(drop)
+    dropped = context.run(drop, needs=("broker",))
     if as_json:
         echo_json({"purged": dropped, "total": sum(dropped.values())})
         return
@@ -163,7 +163,7 @@ def requeue_dead(
                     break
         return moved
 
-    moved = context.run(move)
+    moved = context.run(move, needs=("broker",))
     if as_json:
         echo_json({"requeued": moved, "queue": queue_name})
     else:
@@ -182,7 +182,7 @@ def inspect(context: AppContext, *, as_json: bool) -> None:
         leases = await app.global_config.items("lease:")
         return workers, leases
 
-    workers, leases = context.run(read)
+    workers, leases = context.run(read, needs=("global config",))
     described = sorted(
         (w for w in workers.values() if isinstance(w, dict)), key=lambda w: str(w.get("id"))
     )

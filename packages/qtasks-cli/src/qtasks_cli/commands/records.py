@@ -11,6 +11,7 @@ import click
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.exceptions import TaskTimeoutError, UnknownTaskError
 from qtasks.task import Task, TaskStatus
+from qtasks_cli.commands._task_args import TaskArgumentsCommand
 from qtasks_cli.context import AppContext, pass_app_context
 from qtasks_cli.errors import CliError, ExitCode
 from qtasks_cli.output import echo_json, format_time, progress, record_data, render_table
@@ -26,7 +27,7 @@ def parse_argument(text: str) -> Any:
         return text
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=TaskArgumentsCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--kwargs", "kwargs_json", metavar="JSON", help='Keyword arguments: \'{"to": "x"}\'.')
@@ -56,8 +57,9 @@ def add(
     """Queue task NAME with ARGS and print its uuid (or, with --wait, its result).
 
     Each ARG is read as JSON when it parses as JSON and as a plain string otherwise: 2 is a
-    number, '"2"' the string "2", abc the string "abc". Put -- before arguments that start
-    with a dash. Exit code 1 when the task failed or did not finish within --wait.
+    number, '"2"' the string "2", abc the string "abc". Negative numbers are arguments; put
+    the options first and -- before any other argument that starts with a dash. Exit code 1
+    when the task failed or did not finish within --wait.
     """
     app = context.app
     if name not in app.registry:
@@ -81,7 +83,7 @@ def add(
             return task
         return await _wait(app, task, wait, show=not as_json)
 
-    record = context.run(queue_it)
+    record = context.run(queue_it, needs=("broker", "storage"))
     if as_json:
         echo_json(record_data(record))
     elif wait is None:
@@ -129,7 +131,7 @@ def status(context: AppContext, *, uuid: str, as_json: bool) -> None:
     async def fetch(app: AsyncQueueTasks) -> Task | None:
         return await app.get(uuid)
 
-    record = context.run(fetch)
+    record = context.run(fetch, needs=("storage",))
     if record is None:
         raise CliError(
             f"no task with uuid {uuid} in app '{context.app.name}' (unknown, or its record "

@@ -110,7 +110,8 @@ def run(
     context.run(
         functools.partial(
             _serve, concurrency=concurrency, queues=queue_list, options=options, level=log_level
-        )
+        ),
+        needs=("broker", "storage", "global config"),
     )
 
 

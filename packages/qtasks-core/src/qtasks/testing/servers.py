@@ -45,6 +45,7 @@ __all__ = [
     "redis_url",
     "require_loopback",
     "server_missing",
+    "tansu_binary",
 ]
 
 LOOPBACK = "127.0.0.1"

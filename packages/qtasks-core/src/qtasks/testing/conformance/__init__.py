@@ -11,10 +11,21 @@ The suite binds every instance to a fresh namespace per test, starts it, and sto
 end. A factory call stands for another process talking to the same server, so the suite can
 test sharing and redelivery. Behaviour a backend documents as unsupported is switched off
 with a class attribute (``supports_priority = False`` ...), and the skip names the reason.
+``BrokerFactory`` (and its storage and global config twins) types that fixture; a subclass
+overriding the ``broker`` fixture receives the suite's ``Instances``.
 """
 
-from qtasks.testing.conformance.broker import BrokerConformance
-from qtasks.testing.conformance.global_config import GlobalConfigConformance
-from qtasks.testing.conformance.storage import StorageConformance
+from qtasks.testing.conformance._support import Instances
+from qtasks.testing.conformance.broker import BrokerConformance, BrokerFactory
+from qtasks.testing.conformance.global_config import GlobalConfigConformance, GlobalConfigFactory
+from qtasks.testing.conformance.storage import StorageConformance, StorageFactory
 
-__all__ = ["BrokerConformance", "GlobalConfigConformance", "StorageConformance"]
+__all__ = [
+    "BrokerConformance",
+    "BrokerFactory",
+    "GlobalConfigConformance",
+    "GlobalConfigFactory",
+    "Instances",
+    "StorageConformance",
+    "StorageFactory",
+]

@@ -11,7 +11,7 @@ import pytest
 from qtasks.interfaces.broker import Broker, Delivery, OutgoingMessage
 from qtasks.testing.conformance._support import Instances, instances, unsupported
 
-__all__ = ["BrokerConformance"]
+__all__ = ["BrokerConformance", "BrokerFactory"]
 
 BrokerFactory = Callable[[], Broker]
 

@@ -11,7 +11,7 @@ import pytest
 from qtasks.interfaces.global_config import GlobalConfig
 from qtasks.testing.conformance._support import Instances, instances
 
-__all__ = ["GlobalConfigConformance"]
+__all__ = ["GlobalConfigConformance", "GlobalConfigFactory"]
 
 GlobalConfigFactory = Callable[[], GlobalConfig]
 

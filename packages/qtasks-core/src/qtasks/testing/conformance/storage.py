@@ -13,7 +13,7 @@ from qtasks.interfaces.storage import Storage
 from qtasks.task import QUEUED_STATUSES, STARTABLE_STATUSES, Attempt, Task, TaskStatus
 from qtasks.testing.conformance._support import Instances, instances
 
-__all__ = ["StorageConformance"]
+__all__ = ["StorageConformance", "StorageFactory"]
 
 StorageFactory = Callable[[], Storage]
 
