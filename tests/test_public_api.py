@@ -64,6 +64,7 @@ EXPECTED: dict[str, set[str]] = {
         "TaskDefinitionError",
         "TaskError",
         "TaskMiddleware",
+        "TaskNotFoundError",
         "TaskStatus",
         "TaskTimeoutError",
         "UnknownTaskError",
