@@ -298,9 +298,9 @@ def _forward_signals(portal: BlockingPortal, worker: Worker) -> Iterator[None]:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal received
         received += 1
-        from qtasks.asyncio import _log_signal  # noqa: PLC0415 - shared wording
+        from qtasks._signals import log_signal  # noqa: PLC0415 - shared wording
 
-        _log_signal(signum, received)
+        log_signal(signum, received)
         portal.start_task_soon(partial(_stop, worker, graceful=received == 1))
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -1,6 +1,7 @@
-"""The async app: task registry, component wiring, enqueue, results, cancel and serving.
+"""The async app: task registry, component wiring, enqueue and results.
 
-This is the one implementation; ``qtasks.QueueTasks`` (the sync app) runs it on a private
+Cancelling and requeueing live in ``_managing``, serving in ``_serving`` (mixins of the one
+class). This is the one implementation; ``qtasks.QueueTasks`` (the sync app) runs it on a private
 event loop thread. ``from qtasks.asyncio import QueueTasks`` gives the async app itself, for
 code that already runs an event loop (FastAPI, aiohttp, scripts under ``anyio.run``).
 """
@@ -8,24 +9,21 @@ code that already runs an event loop (FastAPI, aiohttp, scripts under ``anyio.ru
 from __future__ import annotations
 
 import logging
-import signal
 import time
 import uuid as uuid_module
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 import anyio
 import anyio.from_thread
-from anyio import TASK_STATUS_IGNORED
-from anyio.abc import TaskStatus as StartedStatus
 from typing_extensions import ParamSpec, Unpack
 
-from qtasks._groups import single_error
+from qtasks._managing import Managing
 from qtasks._namespace import caller_namespace
+from qtasks._producing import argument_error, due_time, merge_kwargs
+from qtasks._serving import Serving
 from qtasks.bound import AsyncTask, _BoundTask
 from qtasks.call import Call
 from qtasks.context import CURRENT_TASK
@@ -35,7 +33,6 @@ from qtasks.events import Events, EventsPlugin
 from qtasks.exceptions import (
     ConfigurationError,
     InjectedArgumentError,
-    TaskArgumentError,
     TaskNotFoundError,
     TaskTimeoutError,
 )
@@ -55,8 +52,7 @@ from qtasks.plugins._entry_points import entry_point_plugins as _entry_points
 from qtasks.registry import TaskRegistry
 from qtasks.serializers.json import JsonSerializer
 from qtasks.starters.default import DefaultStarter
-from qtasks.task import QUEUED_STATUSES, Task, TaskStatus, utcnow
-from qtasks.worker.worker import QueueWorker
+from qtasks.task import Task, TaskStatus
 
 __all__ = ["ADD_TASK_OPTIONS", "QueueTasks"]
 
@@ -67,15 +63,12 @@ R = TypeVar("R")
 
 #: Keyword names ``add_task`` keeps for itself; pass task arguments with these names through
 #: ``task_kwargs={...}``.
-#: Dead letters moved per round trip by ``requeue_dead``.
-_REQUEUE_BATCH = 500
-
 ADD_TASK_OPTIONS = frozenset(
     {"priority", "queue", "delay", "eta", "timeout", "parent_uuid", "headers", "task_kwargs"}
 )
 
 
-class QueueTasks:
+class QueueTasks(Managing, Serving):
     """An async QueueTasks app.
 
     Components may be objects or URLs (``broker="redis://127.0.0.1:6379/0"``); with none
@@ -318,7 +311,7 @@ class QueueTasks:
         """
         name = task if isinstance(task, str) else task.name
         if task_kwargs:
-            kwargs = _merge_kwargs(name, kwargs, task_kwargs)
+            kwargs = merge_kwargs(name, kwargs, task_kwargs)
         message = self._message(
             name,
             args=args,
@@ -445,7 +438,7 @@ class QueueTasks:
             queue=queue,
             created_at=now,
             parent_uuid=parent_uuid if parent_uuid is not None else CURRENT_TASK.get(),
-            eta=_due_time(name, delay, eta, now),
+            eta=due_time(name, delay, eta, now),
             headers=dict(headers) if headers else {},
         )
 
@@ -455,7 +448,7 @@ class QueueTasks:
             body = message.encode(self.serializer)
         except (TypeError, ValueError) as exc:
             definition = self.registry.get(message.task_name)
-            raise self._argument_error(message.task_name, definition, message, exc) from None
+            raise argument_error(self.serializer, definition, message, exc) from None
         outgoing = OutgoingMessage(message.uuid, message.queue, message.priority, body, message.eta)
         record = message.record(TaskStatus.NEW)
         plugins = self.plugins
@@ -466,27 +459,6 @@ class QueueTasks:
         if plugins.before_storage_save:
             record = await plugins.replace_value(plugins.before_storage_save, record, expect=Task)
         return record, outgoing
-
-    def _argument_error(
-        self,
-        name: str,
-        definition: TaskDefinition | None,
-        message: TaskMessage,
-        exc: Exception,
-    ) -> TaskArgumentError:
-        serializer = self.serializer
-        candidates: list[tuple[str, Any]] = []
-        for index, value in enumerate(message.args):
-            label = definition.argument_label(index) if definition else f"at position {index}"
-            candidates.append((label, value))
-        candidates += [(f"'{key}'", value) for key, value in message.kwargs.items()]
-        candidates += [(f"header '{key}'", value) for key, value in message.headers.items()]
-        for label, value in candidates:
-            try:
-                serializer.dumps(value)
-            except (TypeError, ValueError) as inner:
-                return TaskArgumentError(name, label, value, str(inner), serializer.name)
-        return TaskArgumentError(name, "(combined)", message.args, str(exc), serializer.name)
 
     # -- results -----------------------------------------------------------------------------
 
@@ -526,225 +498,3 @@ class QueueTasks:
             raise RuntimeError(
                 "Task.wait_result() blocks; in async code use await task.wait_result_async()"
             ) from None
-
-    async def requeue_dead(self, queue: str | None = None, limit: int | None = None) -> int:
-        """Send dead-lettered tasks (oldest first) back to their queues, to run again.
-
-        A dead-lettered task was stored as an error, and a worker never reruns a finished
-        task; so each one's record goes back to status new before its message is requeued.
-        Returns how many messages moved.
-        """
-        await self.start()
-        moved = 0
-        while limit is None or moved < limit:
-            batch = _REQUEUE_BATCH if limit is None else min(_REQUEUE_BATCH, limit - moved)
-            dead = await self.broker.dead_letters(queue, batch)
-            uuids = [d.uuid for d in dead if d.uuid]
-            if uuids:
-                now = utcnow()
-                failed = [
-                    r
-                    for r in await self.storage.get_many(uuids)
-                    if r is not None and r.status is TaskStatus.ERROR
-                ]
-                reset = [
-                    r.copy(
-                        status=TaskStatus.NEW,
-                        error=None,
-                        traceback=None,
-                        started_at=None,
-                        finished_at=None,
-                        updated_at=now,
-                    )
-                    for r in failed
-                ]
-                await self.storage.save(reset, only_if={TaskStatus.ERROR})
-            count = await self.broker.requeue_dead(queue, batch)
-            moved += count
-            if count < batch:
-                break
-        return moved
-
-    async def cancel(self, uuid: str, reason: str = "") -> bool:
-        """Cancel a task; ``True`` if it was still queued or running.
-
-        A queued task is removed (or, where the broker cannot remove it, marked so that no
-        worker runs it); a running async task is interrupted. Either way it ends as status
-        cancel with ``reason`` stored in ``cancel_reason``.
-        """
-        await self.start()
-        record = await self.storage.get(uuid)
-        if record is None or record.is_finished:
-            return False
-        now = utcnow()
-        cancelled = record.copy(
-            status=TaskStatus.CANCEL, cancel_reason=reason, finished_at=now, updated_at=now
-        )
-        if self.plugins.before_storage_save:
-            cancelled = await self.plugins.replace_value(
-                self.plugins.before_storage_save, cancelled, expect=Task
-            )
-        if await self.broker.cancel(uuid, record.queue):
-            await self.storage.save([cancelled])
-            await self._cancelled_unstarted(cancelled)
-            return True
-        (written,) = await self.storage.save([cancelled], only_if=QUEUED_STATUSES)
-        # "settled": the record already says cancel, so a worker that fetched the task only
-        # drops its copy; otherwise the worker holding it cancels it and stores the outcome.
-        await self.global_config.publish(
-            self.control_channel,
-            {"op": "cancel", "uuid": uuid, "reason": reason, "settled": written},
-        )
-        if written:
-            await self._cancelled_unstarted(cancelled)
-            return True
-        latest = await self.storage.get(uuid)
-        return latest is not None and not latest.is_finished
-
-    async def _cancelled_unstarted(self, record: Task) -> None:
-        if self.plugins.after_cancel:
-            await self.plugins.notify(self.plugins.after_cancel, record)
-
-    # -- serving -----------------------------------------------------------------------------
-
-    def make_worker(self, options: Mapping[str, Any]) -> Worker:
-        """The worker ``serve`` would use: the app's own, or a ``QueueWorker`` with ``options``.
-
-        Options left as ``None`` take the worker's defaults.
-        """
-        given = {k: v for k, v in options.items() if v is not None}
-        if self.worker is not None:
-            if given:
-                raise ConfigurationError(
-                    f"this app was given a worker ({type(self.worker).__name__}); set "
-                    f"{', '.join(sorted(given))} on that worker instead"
-                )
-            return self.worker
-        return QueueWorker(**given)
-
-    async def serve(
-        self,
-        *,
-        concurrency: int | None = None,
-        queues: list[str] | None = None,
-        task_status: StartedStatus[Worker] = TASK_STATUS_IGNORED,
-        **worker_options: Any,
-    ) -> None:
-        """Run a worker in this event loop until it is stopped (no signal handling)."""
-        worker = self.make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
-        await self.serve_worker(worker, task_status=task_status)
-
-    async def serve_worker(
-        self, worker: Worker, *, task_status: StartedStatus[Worker] = TASK_STATUS_IGNORED
-    ) -> None:
-        """Run ``worker`` through the app's starter until it stops."""
-        self.current_worker = worker
-        try:
-            with single_error():
-                await self.starter.serve(self, worker, task_status=task_status)
-        finally:
-            self.current_worker = None
-
-    async def run_forever(
-        self,
-        *,
-        concurrency: int | None = None,
-        queues: list[str] | None = None,
-        handle_signals: bool = True,
-        **worker_options: Any,
-    ) -> None:
-        """Serve until SIGINT/SIGTERM: the first drains gracefully, a second stops at once."""
-        worker = self.make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
-        with single_error():
-            async with anyio.create_task_group() as group:
-
-                async def serve_then_cancel(*, task_status: StartedStatus[Worker]) -> None:
-                    try:
-                        await self.serve_worker(worker, task_status=task_status)
-                    finally:
-                        group.cancel_scope.cancel()
-
-                if handle_signals:  # before serving, so no signal can slip past the handler
-                    await group.start(_watch_signals, worker)
-                await group.start(serve_then_cancel)
-
-    @asynccontextmanager
-    async def running(
-        self,
-        *,
-        concurrency: int | None = None,
-        queues: list[str] | None = None,
-        **worker_options: Any,
-    ) -> AsyncIterator[Worker]:
-        """Run a worker in this event loop for the ``async with`` body, then drain it.
-
-        An error raised in the body propagates as itself once the worker has stopped.
-        """
-        worker = self.make_worker({"concurrency": concurrency, "queues": queues, **worker_options})
-        with single_error():
-            async with anyio.create_task_group() as group:
-                await group.start(partial(self.serve_worker, worker))
-                try:
-                    yield worker
-                finally:
-                    worker.stop()
-
-
-async def _watch_signals(
-    worker: Worker, *, task_status: StartedStatus[None] = TASK_STATUS_IGNORED
-) -> None:
-    try:
-        receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
-        with receiver as signals:
-            task_status.started()
-            received = 0
-            async for signum in signals:
-                received += 1
-                _log_signal(signum, received)
-                worker.stop(graceful=received == 1)
-    except (NotImplementedError, RuntimeError, ValueError) as exc:
-        # Not the main thread, or a platform without loop signal handlers.
-        logger.debug("not handling signals here: %r", exc)
-        task_status.started()
-
-
-def _log_signal(signum: int, received: int) -> None:
-    name = signal.Signals(signum).name
-    if received == 1:
-        logger.warning("%s received: finishing running tasks; send it again to stop at once", name)
-    else:
-        logger.warning(
-            "%s received again: stopping now, unfinished tasks go back to the queue", name
-        )
-
-
-def _merge_kwargs(name: str, kwargs: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    clash = set(kwargs) & set(extra)
-    if clash:
-        raise TypeError(f"task '{name}': {sorted(clash)} given both directly and in task_kwargs")
-    return {**kwargs, **extra}
-
-
-def _due_time(
-    name: str, delay: float | None, eta: datetime | float | None, now: float
-) -> float | None:
-    if delay is not None and eta is not None:
-        raise TypeError(f"task '{name}': give delay= or eta=, not both")
-    if delay is not None:
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
-            raise ValueError(
-                f"task '{name}': delay must be a number of seconds >= 0, got {delay!r}"
-            )
-        return now + delay if delay > 0 else None
-    if eta is None:
-        return None
-    if isinstance(eta, datetime):
-        if eta.tzinfo is None:
-            raise ValueError(
-                f"task '{name}': eta must be timezone-aware (for example "
-                "datetime.now(timezone.utc) + timedelta(minutes=5))"
-            )
-        return eta.timestamp()
-    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
-        return float(eta)
-    raise TypeError(f"task '{name}': eta must be a datetime or epoch seconds, got {eta!r}")

@@ -12,7 +12,15 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Protocol
 
-__all__ = ["FINAL_STATUSES", "Attempt", "ResultWaiter", "Task", "TaskStatus"]
+__all__ = [
+    "FINAL_STATUSES",
+    "QUEUED_STATUSES",
+    "STARTABLE_STATUSES",
+    "Attempt",
+    "ResultWaiter",
+    "Task",
+    "TaskStatus",
+]
 
 
 class TaskStatus(str, Enum):
