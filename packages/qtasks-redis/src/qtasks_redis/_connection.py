@@ -216,7 +216,7 @@ class RedisConnection:
         if isinstance(exc, CONNECTION_ERRORS):
             self.lost(exc)
             return errors.connection(
-                f"cannot reach Redis at {self.safe_url} to {doing}: {exc}. Check that the "
+                f"cannot reach Redis at {self.safe_url} to {doing}: {str(exc).rstrip('.')}. Check that the "
                 "server runs and the URL (host, port, password, TLS) is right"
             )
         return errors.reply(f"Redis at {self.safe_url} refused to {doing}: {exc}")
