@@ -215,8 +215,9 @@ class RedisConnection:
         """Turn a redis-py exception into the component's error, naming the safe URL."""
         if isinstance(exc, CONNECTION_ERRORS):
             self.lost(exc)
+            reason = str(exc).rstrip(".")
             return errors.connection(
-                f"cannot reach Redis at {self.safe_url} to {doing}: {str(exc).rstrip('.')}. Check that the "
+                f"cannot reach Redis at {self.safe_url} to {doing}: {reason}. Check that the "
                 "server runs and the URL (host, port, password, TLS) is right"
             )
         return errors.reply(f"Redis at {self.safe_url} refused to {doing}: {exc}")
