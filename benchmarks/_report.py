@@ -49,6 +49,8 @@ def medians(reps: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def _cell(system: Mapping[str, Any], phase: str, field: str) -> str:
     if system.get("not_installed"):
         return "not installed"
+    if system.get("unavailable"):
+        return "no server"
     supported = system["supports"]
     if phase == "w1_bulk" and not supported["bulk"]:
         return "n/a"
@@ -89,7 +91,7 @@ def spread_table(systems: Mapping[str, Mapping[str, Any]]) -> str:
     )
     lines = ["| system | " + " | ".join(p[0] for p in picked) + " |", "|---|---|---|---|"]
     for name, system in systems.items():
-        if system.get("not_installed"):
+        if system.get("not_installed") or system.get("unavailable"):
             continue
         cells = []
         for _, phase, field in picked:
@@ -106,6 +108,13 @@ def _redis_line(redis: Mapping[str, Any] | None) -> str:
     return f"Redis {redis['version']} ({where})."
 
 
+def _servers_line(servers: Mapping[str, Mapping[str, Any]]) -> str:
+    """Redis first (every row but the in-memory ones uses it), then the others' summaries."""
+    line = _redis_line(servers.get("redis"))
+    others = [info["summary"] for kind, info in sorted(servers.items()) if kind != "redis"]
+    return " ".join([line, *(f"{text}." for text in others)])
+
+
 def markdown(report: Mapping[str, Any]) -> str:
     """RESULTS.md: the table, how it was measured, and what failed."""
     meta = report["machine"]
@@ -120,7 +129,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         "a shared machine: compare systems within this run, not with other runs.",
         "",
         f"Machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}; "
-        + _redis_line(report.get("servers", {}).get("redis"))
+        + _servers_line(report.get("servers", {}))
         + " "
         f"Load average (1/5/15 min) before: {meta['load_before']}, after: {meta['load_after']}. "
         f"Run took {report['duration_s']:.0f} s, {report['repeat']} repetition(s); "
@@ -155,8 +164,15 @@ def markdown(report: Mapping[str, Any]) -> str:
         for i, rep in enumerate(s["reps"])
         if rep.get("counters")
     ]
+    skipped = [
+        f"- `{name}`: {s['unavailable']}"
+        for name, s in report["systems"].items()
+        if s.get("unavailable")
+    ]
     if problems:
         out += ["Failures:", "", *problems, ""]
+    if skipped:
+        out += ["Not run (no server):", "", *skipped, ""]
     if counters:
         out += ["Counted events (library workarounds, duplicate executions):", "", *counters, ""]
     loads = [

@@ -1,9 +1,10 @@
 """Run the benchmarks: ``python -m nox -s bench [-- OPTIONS]`` (or ``python -m benchmarks.run``).
 
 Every selected system runs every workload in its own client process (``benchmarks._client``),
-with its worker in another, against one Redis the driver started for the run and flushed
-between systems. Prints one table of medians and writes the raw data as JSON to
-``benchmarks/results/<date>.json``. See docs/benchmarks.md.
+with its worker in another, against the servers the driver started for the run (a private
+Redis, and RabbitMQ and Kafka for the rows that use them), cleared between systems. Prints one
+table of medians and writes the raw data as JSON to ``benchmarks/results/<date>.json``. See
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _select(known: dict[str, type[System]], spec: str | None) -> dict[str, type[
 
 
 def _versions(systems: dict[str, type[System]]) -> dict[str, str]:
-    names = ["qtasks-core", "qtasks-redis", "redis", "hiredis"]
+    names = ["qtasks-core", "qtasks-redis", "qtasks-rabbitmq", "qtasks-kafka", "redis", "hiredis"]
     for system in systems.values():
         names += [d for d in system.distributions if d not in names]
     found: dict[str, str] = {}
@@ -209,9 +210,9 @@ def _run_all(
     sizes: Sizes,
     workdir: Path,
 ) -> None:
-    """Every repetition of every runnable system, the server cleared around each."""
-    kinds = {s.server for s in runnable.values() if s.server is not None}
-    with servers.open_servers(kinds, options) as running:
+    """Every repetition of every runnable system, its servers cleared around each."""
+    kinds = {kind for s in runnable.values() for kind in s.servers}
+    with servers.open_servers(kinds, options) as (running, missing):
         report["servers"] = {kind: server.describe() for kind, server in running.items()}
         env = Environment(
             servers={kind: server.url for kind, server in running.items()},
@@ -219,7 +220,15 @@ def _run_all(
             root=str(ROOT),
             logdir=str(workdir),
         )
-        names = list(runnable)
+        names = []
+        for name, system in runnable.items():
+            lacking = [kind for kind in system.servers if kind in missing]
+            if lacking:
+                reason = "; ".join(missing[kind] for kind in lacking)
+                report["systems"][name]["unavailable"] = reason
+                print(f"{name}: skipped, {reason}", flush=True)
+            else:
+                names.append(name)
         for rep in range(options.repeat):
             # Each repetition starts one system later, so slow drift in the machine's load
             # does not always land on the same systems.
@@ -227,12 +236,12 @@ def _run_all(
             for name in names[shift:] + names[:shift]:
                 system = runnable[name]
                 print(f"[rep {rep + 1}/{options.repeat}] {name}", flush=True)
-                if system.server is not None:
-                    running[system.server].reset()
+                for kind in system.servers:
+                    running[kind].reset()
                 data = _run_client(name, env, sizes, workdir, rep)
                 report["systems"][name]["reps"].append(data)
-                if system.server is not None:
-                    running[system.server].reset()
+                for kind in system.servers:
+                    running[kind].reset()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, system in known.items():
             missing = system.missing()
             state = f"not installed ({missing} missing)" if missing else "installed"
-            print(f"{name:20} {state:36} {system.summary}")
+            print(f"{name:22} {state:36} {system.summary}")
         return
     if options.repeat < 1:
         raise SystemExit("--repeat must be at least 1")

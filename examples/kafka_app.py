@@ -8,7 +8,8 @@ in-memory storage, which is fine here only because producer and worker share thi
 
 The app name (and so the topics, `qtasks.<name>.default` ...) comes from $QTASKS_APP_NAME,
 else a fresh one per run. The tasks and `run()` use nothing Kafka-specific: the same app runs
-on any broker by changing the URL.
+on any broker by changing the URL (examples/any_broker.py is one such app, run on every broker
+by integration/test_same_app_everywhere.py).
 """
 
 # needs: kafka

@@ -5,7 +5,8 @@ defaults to $QTASKS_AMQP_URL, then amqp://guest:guest@127.0.0.1:5672/. The app n
 the queue names on the server, `<name>.q.default` ...) comes from $QTASKS_APP_NAME.
 
 The tasks and `run()` use nothing RabbitMQ-specific: the same app runs on any broker by
-changing the URL (`build_app("redis://...")`, `build_app("memory://")`).
+changing the URL (`build_app("redis://...")`, `build_app("memory://")`); examples/any_broker.py
+is one such app, run on every broker by integration/test_same_app_everywhere.py.
 """
 
 # needs: rabbitmq

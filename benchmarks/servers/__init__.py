@@ -1,9 +1,11 @@
-"""Servers a run needs, one module per kind (``redis.py``; later ``amqp.py``, ``kafka.py``).
+"""Servers a run needs, one module per kind: ``redis.py``, ``amqp.py``, ``kafka.py``.
 
 A server module provides ``add_arguments(parser)`` for its command-line options and
 ``open_server(options)``, a context manager yielding a ``Server``: its URL for the systems,
 ``reset()`` to clear it between systems, and ``describe()`` for the JSON. The driver opens
-only the kinds that the selected systems name in ``System.server``.
+only the kinds that the selected systems name in ``System.servers``. A server that cannot be
+had on this machine (its binary is not installed) raises ``UnavailableError``: the systems that
+need it are reported as such and the rest of the run goes on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any, Protocol
 
-__all__ = ["Server", "add_arguments", "open_servers"]
+__all__ = ["Server", "UnavailableError", "add_arguments", "open_servers"]
+
+
+class UnavailableError(Exception):
+    """This kind of server cannot be started here; the message says what is missing."""
 
 
 class Server(Protocol):
@@ -47,11 +53,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def open_servers(kinds: set[str], options: argparse.Namespace) -> Iterator[dict[str, Server]]:
-    """Start (or connect to) one server of each kind; stop what was started on exit."""
+def open_servers(
+    kinds: set[str], options: argparse.Namespace
+) -> Iterator[tuple[dict[str, Server], dict[str, str]]]:
+    """Start (or connect to) one server of each kind; stop what was started on exit.
+
+    Yields the running servers by kind, and why each kind that could not be had is missing.
+    """
     modules = _modules()
     unknown = kinds - set(modules)
     if unknown:
         raise SystemExit(f"no server module for {sorted(unknown)} in benchmarks/servers/")
+    running: dict[str, Server] = {}
+    missing: dict[str, str] = {}
     with ExitStack() as stack:
-        yield {kind: stack.enter_context(modules[kind].open_server(options)) for kind in kinds}
+        for kind in sorted(kinds):
+            try:
+                running[kind] = stack.enter_context(modules[kind].open_server(options))
+            except UnavailableError as exc:
+                missing[kind] = str(exc)
+        yield running, missing

@@ -75,7 +75,7 @@ class Environment:
         return cls.from_json(raw)
 
     def url(self, server: str) -> str:
-        """The URL of ``server`` for this run ("redis", later "amqp", "kafka")."""
+        """The URL of ``server`` for this run ("redis", "amqp", "kafka")."""
         try:
             return self.servers[server]
         except KeyError:
@@ -111,16 +111,16 @@ class System(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     #: Distributions whose versions the JSON reports.
     distributions: ClassVar[tuple[str, ...]] = ()
-    #: The server kind it needs from the driver ("redis"), or None.
-    server: ClassVar[str | None] = "redis"
+    #: The server kinds it needs from the driver ("redis", "amqp", "kafka"); () for none.
+    servers: ClassVar[tuple[str, ...]] = ("redis",)
     #: Tasks that can run at once in its worker: the W4 ceiling is this / sleep seconds.
     concurrency: ClassVar[int]
     #: Whether it has a bulk enqueue API (W1 bulk).
     bulk: ClassVar[bool] = False
     #: Whether the uniform BLPOP probe applies (it needs the bench Redis).
     probe: ClassVar[bool] = True
-    #: Rows sort by (rank, name): QTasks first, then the peers.
-    rank: ClassVar[int] = 1
+    #: Rows sort by (rank, name): QTasks first (in memory, then by broker), then the peers.
+    rank: ClassVar[int] = 10
 
     def __init__(self, env: Environment) -> None:
         self.env = env

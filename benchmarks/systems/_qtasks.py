@@ -1,4 +1,4 @@
-"""The QTasks producer side, shared by every QTasks row (memory, Redis, later RabbitMQ, Kafka).
+"""The QTasks producer side, shared by every QTasks row (memory, Redis, RabbitMQ, Kafka).
 
 Only the public API is used: ``QueueTasks(broker=URL)``, ``@app.task``, ``add_task``,
 ``add_tasks``, ``add_task(..., timeout=)`` and the broker's ``stats``. The async app is the
@@ -21,11 +21,14 @@ __all__ = ["APP_NAME", "QTasksProducer", "make_app"]
 APP_NAME = "bench"
 
 
-def make_app(broker: str | None, tasks: dict[TaskName, Callable[..., Any]]) -> QueueTasks:
-    """An async app on ``broker`` (None: in memory) with ``tasks`` registered by name."""
+def make_app(
+    broker: str | None, tasks: dict[TaskName, Callable[..., Any]], storage: str | None = None
+) -> QueueTasks:
+    """An async app on ``broker`` and ``storage`` (None: the broker's default, or in memory)
+    with ``tasks`` registered by name."""
     from qtasks.asyncio import QueueTasks
 
-    app = QueueTasks(APP_NAME, broker=broker)
+    app = QueueTasks(APP_NAME, broker=broker, storage=storage)
     for name, func in tasks.items():
         app.task(name=name)(func)
     return app

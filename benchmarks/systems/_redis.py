@@ -23,7 +23,7 @@ class RedisSystem(System):
     plain redis-py for blocking ones (``asyncio_client``).
     """
 
-    server: ClassVar[str | None] = "redis"
+    servers: ClassVar[tuple[str, ...]] = ("redis",)
     #: Whether the library's producer API is asyncio (decides how the probe waits).
     asyncio_client: ClassVar[bool] = True
 

@@ -10,7 +10,7 @@ through pub/sub (no client polling to tune).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _tasks
 from ._base import TaskName
@@ -28,10 +28,10 @@ _BODIES: dict[TaskName, Callable[..., Any]] = {
 }
 
 
-def _app(url: str) -> Celery:
+def _app(broker: str, backend: str) -> Celery:
     from celery import Celery
 
-    app = Celery("bench", broker=url, backend=url)
+    app = Celery("bench", broker=broker, backend=backend)
     app.conf.update(
         task_ignore_result=False,
         worker_hijack_root_logger=False,
@@ -48,13 +48,17 @@ class CeleryRedis(RedisSystem):
         "prefork pool, 2 children; Redis broker and Redis result backend (pub/sub wake-up); "
         "--without-gossip --without-mingle --without-heartbeat; log level WARNING"
     )
-    requires = ("celery", "redis")
-    distributions = ("celery", "kombu")
+    requires: ClassVar[tuple[str, ...]] = ("celery", "redis")
+    distributions: ClassVar[tuple[str, ...]] = ("celery", "kombu")
     concurrency = 2
     asyncio_client = False
 
+    def broker_url(self) -> str:
+        """The broker URL Celery is given (the bench Redis; RabbitMQ for the variant)."""
+        return self.url
+
     async def connect(self) -> None:
-        self.app = _app(self.url)
+        self.app = _app(self.broker_url(), self.url)
         self.tasks = {name: self.app.tasks[name] for name in _BODIES}
 
     async def disconnect(self) -> None:
@@ -67,7 +71,7 @@ class CeleryRedis(RedisSystem):
         self.tasks[task].delay(*args).get(timeout=timeout)
 
     def serve(self) -> None:
-        app = _app(self.url)
+        app = _app(self.broker_url(), self.url)
         app.worker_main(
             [
                 "worker",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dramatiq import Actor, Broker
     from dramatiq.results.backends import RedisBackend
 
-__all__ = ["SYSTEMS", "DramatiqRedis", "DramatiqRedisTwoProcesses", "setup_worker"]
+__all__ = ["SYSTEMS", "DramatiqRedis", "DramatiqRedisTwoProcesses", "build_broker", "setup_worker"]
 
 _BODIES: dict[TaskName, Callable[..., Any]] = {
     "noop": _tasks.noop,
@@ -30,13 +30,23 @@ _BODIES: dict[TaskName, Callable[..., Any]] = {
 }
 
 
-def _broker(url: str) -> tuple[Broker, RedisBackend, dict[TaskName, Actor[Any, Any]]]:
+def build_broker(
+    url: str, broker_url: str | None = None
+) -> tuple[Broker, RedisBackend, dict[TaskName, Actor[Any, Any]]]:
+    """Broker (Redis at ``url``, or RabbitMQ at an amqp ``broker_url``), results in Redis."""
     import dramatiq
-    from dramatiq.brokers.redis import RedisBroker
     from dramatiq.results import Results
     from dramatiq.results.backends import RedisBackend
 
-    broker = RedisBroker(url=url)
+    broker: Broker
+    if broker_url is not None and broker_url.startswith("amqp"):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=broker_url)
+    else:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=broker_url or url)
     backend = RedisBackend(url=url)
     broker.add_middleware(Results(backend=backend))
     dramatiq.set_broker(broker)
@@ -50,7 +60,7 @@ def _broker(url: str) -> tuple[Broker, RedisBackend, dict[TaskName, Actor[Any, A
 def setup_worker() -> None:
     """What ``dramatiq benchmarks.systems.dramatiq_redis:setup_worker`` calls in each process."""
     logging.getLogger("dramatiq").setLevel(logging.WARNING)
-    _broker(Environment.current().url("redis"))
+    build_broker(Environment.current().url("redis"))
 
 
 class DramatiqRedis(RedisSystem):
@@ -59,15 +69,22 @@ class DramatiqRedis(RedisSystem):
         "1 worker process x 2 threads (dramatiq CLI); Redis broker; Results middleware on "
         "Redis, store_results=True; get_result(block=True); log level WARNING"
     )
-    requires = ("dramatiq", "redis")
-    distributions = ("dramatiq",)
+    requires: ClassVar[tuple[str, ...]] = ("dramatiq", "redis")
+    distributions: ClassVar[tuple[str, ...]] = ("dramatiq",)
     concurrency = 2
     asyncio_client = False
     processes: ClassVar[int] = 1
     threads: ClassVar[int] = 2
 
+    #: ``module:function`` that the dramatiq CLI calls in each worker process.
+    setup: ClassVar[str] = f"{__name__}:setup_worker"
+
+    def broker_url(self) -> str:
+        """The broker URL (the bench Redis; RabbitMQ for the variant)."""
+        return self.url
+
     async def connect(self) -> None:
-        self.broker, self.backend, self.actors = _broker(self.url)
+        self.broker, self.backend, self.actors = build_broker(self.url, self.broker_url())
 
     async def disconnect(self) -> None:
         self.broker.close()
@@ -84,7 +101,7 @@ class DramatiqRedis(RedisSystem):
             self.env.python,
             "-m",
             "dramatiq",
-            f"{__name__}:setup_worker",
+            self.setup,
             f"--processes={self.processes}",
             f"--threads={self.threads}",
         ]

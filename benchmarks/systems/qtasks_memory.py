@@ -34,7 +34,7 @@ class QTasksMemory(QTasksProducer, System):
     )
     requires = ("qtasks",)
     distributions = ("qtasks-core",)
-    server = None
+    servers = ()
     concurrency = 10
     bulk = True
     probe = False

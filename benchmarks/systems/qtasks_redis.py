@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _tasks
 from ._base import TaskName
@@ -36,21 +36,29 @@ class QTasksRedis(QTasksProducer, RedisSystem):
         "concurrency=10), 1 process; results stored (default); add_task(timeout=) waits; "
         "add_tasks for bulk; log level WARNING"
     )
-    requires = ("qtasks", "qtasks_redis", "redis")
-    distributions = ("qtasks-core", "qtasks-redis")
+    requires: ClassVar[tuple[str, ...]] = ("qtasks", "qtasks_redis", "redis")
+    distributions: ClassVar[tuple[str, ...]] = ("qtasks-core", "qtasks-redis")
     concurrency = 10
     bulk = True
-    rank = 0
+    rank = 1
+
+    def broker_url(self) -> str:
+        """The ``broker=`` URL the app is given."""
+        return self.url
+
+    def storage_url(self) -> str | None:
+        """The ``storage=`` URL the app is given (None: the broker's own default)."""
+        return None
 
     async def connect(self) -> None:
-        self.app: QueueTasks = make_app(self.url, _BODIES)
+        self.app: QueueTasks = make_app(self.broker_url(), _BODIES, self.storage_url())
         await self.app.start()
 
     async def disconnect(self) -> None:
         await self.app.stop()
 
     def serve(self) -> None:
-        app = make_app(self.url, _BODIES)
+        app = make_app(self.broker_url(), _BODIES, self.storage_url())
         asyncio.run(app.run_forever(concurrency=self.concurrency))
 
 

@@ -1,4 +1,7 @@
-"""Helpers shared by the Kafka integration tests: worker subprocesses and group inspection."""
+"""Helpers shared by the Kafka integration tests: worker subprocesses, Redis storage, cleanup.
+
+Every test gets a fresh app name; its Redis keys and its topics are deleted afterwards.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +15,53 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+import anyio
 import pytest
+import redis
+from aiokafka.admin import AIOKafkaAdminClient
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 
 
-class Workers:
-    """Worker subprocesses of one test; every one still alive is killed at the end."""
+def delete_redis_keys(url: str, name: str) -> None:
+    """The task records (and anything else) of the app ``name``."""
+    client = redis.Redis.from_url(url)
+    try:
+        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
+            found = list(client.scan_iter(match=pattern, count=1000))
+            if found:
+                client.delete(*found)
+    finally:
+        client.close()
 
-    def __init__(self, url: str, name: str, folder: Path) -> None:
-        self.url, self.name, self.folder = url, name, folder
+
+async def delete_topics(url: str, name: str) -> None:
+    """Every topic of the app ``name``: ready, bands, delay steps, dead letters."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=url.removeprefix("kafka://").split("?")[0])
+    await admin.start()
+    try:
+        prefix = f"qtasks.{name}"
+        ours = [t for t in await admin.list_topics() if t == prefix or t.startswith(prefix + ".")]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def app_name(kafka_url: str, redis_url: str) -> Iterator[str]:
+    """A fresh app name; its topics and Redis keys go at the end."""
+    name = f"it-{uuid.uuid4().hex[:10]}"
+    yield name
+    delete_redis_keys(redis_url, name)
+    anyio.run(delete_topics, kafka_url, name)
+
+
+class Workers:
+    """Worker subprocesses of one test; every one still alive is stopped at the end."""
+
+    def __init__(self, url: str, storage: str, name: str, folder: Path) -> None:
+        self.url, self.storage, self.name, self.folder = url, storage, name, folder
         self.processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
 
@@ -29,14 +69,7 @@ class Workers:
         log = (self.folder / f"log-{len(self.processes)}.txt").open("wb")
         self._logs.append(log)
         process = subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER),
-                self.url,
-                self.name,
-                str(self.folder),
-                str(max_deliveries),
-            ],
+            [sys.executable, str(WORKER), self.url, self.storage, self.name, str(max_deliveries)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -63,11 +96,8 @@ class Workers:
             p.read_text(errors="replace") for p in sorted(self.folder.glob("log-*.txt"))
         )
 
-    def markers(self, prefix: str) -> list[str]:
-        return sorted(p.name for p in self.folder.glob(f"{prefix}-*"))
-
     def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll a condition on marker files; fail with the workers' logs if it never holds."""
+        """Poll a condition; fail with the workers' logs if it never holds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if check():
@@ -79,8 +109,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(kafka_url: str, tmp_path: Path) -> Iterator[Workers]:
-    made = Workers(kafka_url, f"it-{uuid.uuid4().hex[:10]}", tmp_path)
+def workers(kafka_url: str, redis_url: str, app_name: str, tmp_path: Path) -> Iterator[Workers]:
+    made = Workers(kafka_url, redis_url, app_name, tmp_path)
     try:
         yield made
     finally:

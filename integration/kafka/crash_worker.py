@@ -1,63 +1,48 @@
-"""A worker process for the Kafka crash tests: python crash_worker.py KAFKA_URL APP_NAME DIR.
+"""A worker process for the Kafka crash tests: python crash_worker.py KAFKA_URL REDIS_URL NAME.
 
-Tasks leave marker files in DIR so the test can see which process ran what: results live in
-each process's own memory storage here (opted in), since qtasks-redis is not a dependency of
-these tests; the markers stand in for a shared storage.
+Results go to the Redis storage that the test reads too, as in a real deployment: the test
+sees which process runs a task (its progress), how often it was delivered and how it ended
+through ``app.get`` and ``wait_result``, never through files.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from pathlib import Path
+from collections.abc import Generator
 
 from qtasks import QueueTasks
 from qtasks_kafka import KafkaBroker
 
 
-def build(url: str, name: str, folder: Path) -> QueueTasks:
+def build(url: str, storage: str, name: str) -> QueueTasks:
     broker = KafkaBroker.from_url(
-        url,
-        allow_memory_storage=True,
-        session_timeout=3.0,
-        heartbeat_interval=0.5,
-        rebalance_grace=0.5,
+        url, session_timeout=3.0, heartbeat_interval=0.5, rebalance_grace=0.5
     )
-    app = QueueTasks(name, broker=broker)
+    app = QueueTasks(name, broker=broker, storage=storage)
 
     @app.task(echo=True)
-    def hold(self, label: str) -> str:  # type: ignore[no-untyped-def]
-        """Sleep for an hour on the first delivery; finish at once on any later one."""
-        uuid = self.ctx.task_uuid
-        (folder / f"started-{uuid}-{os.getpid()}").write_text(label)
-        first = folder / f"first-{uuid}"
-        try:
-            with first.open("x") as marker:
-                marker.write(str(os.getpid()))
-        except FileExistsError:
-            record = self.ctx.get_metadata()
-            done = {"pid": os.getpid(), "retries": record.retries if record else None}
-            (folder / f"done-{uuid}").write_text(json.dumps(done))
-            return label
-        time.sleep(3600)
-        return label
+    def hold(self, label: str) -> Generator[int, None, int]:  # type: ignore[no-untyped-def]
+        """Report this process in the stored progress; hang on the first delivery only."""
+        record = self.ctx.get_metadata()
+        yield os.getpid()
+        if record is None or record.retries == 0:
+            time.sleep(3600)
+        return os.getpid()
 
     @app.task
     def die(label: str) -> None:
         """Kill the worker process on every delivery, as a segfault or an OOM kill would."""
-        (Path(folder) / f"died-{label}-{os.getpid()}-{time.time()}").write_text("")
         os._exit(17)
 
     return app
 
 
 def main() -> None:
-    url, name, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    url, storage, name = sys.argv[1], sys.argv[2], sys.argv[3]
     max_deliveries = int(sys.argv[4]) if len(sys.argv) > 4 else 5
-    app = build(url, name, folder)
-    (folder / f"worker-{os.getpid()}").write_text("")
+    app = build(url, storage, name)
     app.run_forever(concurrency=4, max_deliveries=max_deliveries, fetch_timeout=1.0)
 
 

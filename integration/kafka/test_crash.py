@@ -1,12 +1,12 @@
 """A worker SIGKILLed mid-task: its tasks complete on another worker after the rebalance.
 
-Results are checked through marker files the tasks write (see crash_worker.py): with a shared
-storage (qtasks-redis) these tests should also assert through ``app.get``.
+Producer, workers and test share a Redis storage, as a real deployment would: which worker
+runs a task, how often it was delivered and its result are read through ``app.get`` and
+``wait_result``.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 
@@ -15,7 +15,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from qtasks.asyncio import QueueTasks
-from qtasks_kafka import KafkaBroker
+from qtasks.task import Task, TaskStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,10 +31,29 @@ async def group_members(url: str, group: str) -> int:
         await admin.close()
 
 
-async def produce(url: str, name: str, task: str, labels: list[str]) -> list[str]:
-    app = QueueTasks(name, broker=KafkaBroker.from_url(url, allow_memory_storage=True))
+async def produce(url: str, storage: str, name: str, task: str, labels: list[str]) -> list[str]:
+    app = QueueTasks(name, broker=url, storage=storage)
     try:
         return [(await app.add_task(task, label)).uuid for label in labels]
+    finally:
+        await app.stop()
+
+
+async def records(url: str, storage: str, name: str, uuids: list[str]) -> list[Task | None]:
+    """What the shared storage says about ``uuids``, read by an app of its own."""
+    app = QueueTasks(name, broker=url, storage=storage)
+    try:
+        return [await app.get(uuid) for uuid in uuids]
+    finally:
+        await app.stop()
+
+
+async def results(
+    url: str, storage: str, name: str, uuids: list[str], timeout: float
+) -> list[Task]:
+    app = QueueTasks(name, broker=url, storage=storage)
+    try:
+        return [await app.wait_result(uuid, timeout) for uuid in uuids]
     finally:
         await app.stop()
 
@@ -42,27 +61,30 @@ async def produce(url: str, name: str, task: str, labels: list[str]) -> list[str
 def test_sigkilled_worker_tasks_finish_on_the_survivor(workers) -> None:  # type: ignore[no-untyped-def]
     first, second = workers.start(), workers.start()
     group = f"qtasks.{workers.name}"
+    where = (workers.url, workers.storage, workers.name)
     workers.wait_for(
         lambda: anyio.run(group_members, workers.url, group) == 2, 60, "both workers in the group"
     )
-    uuids = anyio.run(produce, workers.url, workers.name, "hold", ["a", "b", "c"])
-    workers.wait_for(
-        lambda: len(workers.markers("first")) == 3, 60, "all three tasks running on one worker"
-    )
-    owners = {(workers.folder / f"first-{u}").read_text() for u in uuids}
+    uuids = anyio.run(produce, *where, "hold", ["a", "b", "c"])
+
+    def all_running() -> bool:
+        found = anyio.run(records, *where, uuids)
+        return all(r is not None and r.status is TaskStatus.PROCESS and r.progress for r in found)
+
+    workers.wait_for(all_running, 60, "all three tasks running")
+    owners = {r.progress[0] for r in anyio.run(records, *where, uuids) if r is not None}
     assert len(owners) == 1, owners  # one partition: one worker holds all three
-    victim = first if str(first.pid) in owners else second
+    victim = first if first.pid in owners else second
     survivor = second if victim is first else first
-    assert str(victim.pid) in owners
+    assert victim.pid in owners
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     killed_at = time.monotonic()
-    workers.wait_for(
-        lambda: len(workers.markers("done")) == 3, 90, "the survivor to finish the three tasks"
-    )
-    for uuid in uuids:
-        done = json.loads((workers.folder / f"done-{uuid}").read_text())
-        assert done["pid"] == survivor.pid
-        assert done["retries"] >= 1  # delivered a second time, and the count shows it
+    done = anyio.run(results, *where, uuids, 90)
+    for task in done:
+        assert task.status is TaskStatus.SUCCESS, workers.logs()[-4000:]
+        assert task.returning == survivor.pid
+        assert task.retries >= 1  # delivered a second time, and the count shows it
+        assert task.progress == [survivor.pid]  # a new attempt starts a new progress
     assert time.monotonic() - killed_at < 90
     assert survivor.poll() is None

@@ -1,9 +1,11 @@
-"""What lands in Kafka itself: dead letters with the reason header, retries in delay topics."""
+"""What lands in Kafka itself: dead letters with the reason header, retries in delay topics.
+
+Task records live in a shared Redis storage, where the test reads how each task ended.
+"""
 
 from __future__ import annotations
 
 import time
-import uuid
 
 import anyio
 import pytest
@@ -11,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from qtasks.asyncio import QueueTasks
 from qtasks.exceptions import Retry
-from qtasks.task import TaskStatus
+from qtasks.task import Task, TaskStatus
 from qtasks_kafka import KafkaBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,16 +36,25 @@ async def read_topic(url: str, topic: str) -> list[tuple[bytes | None, bytes, di
         await consumer.stop()
 
 
-async def produce(url: str, name: str, task: str, label: str) -> str:
-    app = QueueTasks(name, broker=KafkaBroker.from_url(url, allow_memory_storage=True))
+async def produce(url: str, storage: str, name: str, task: str, label: str) -> str:
+    app = QueueTasks(name, broker=url, storage=storage)
     try:
         return (await app.add_task(task, label)).uuid
     finally:
         await app.stop()
 
 
+async def result(url: str, storage: str, name: str, uuid: str) -> Task:
+    app = QueueTasks(name, broker=url, storage=storage)
+    try:
+        return await app.wait_result(uuid, 30)
+    finally:
+        await app.stop()
+
+
 def test_a_task_that_kills_every_worker_is_dead_lettered_after_max_deliveries(workers) -> None:  # type: ignore[no-untyped-def]
-    task_uuid = anyio.run(produce, workers.url, workers.name, "die", "poison")
+    where = (workers.url, workers.storage, workers.name)
+    task_uuid = anyio.run(produce, *where, "die", "poison")
     dead_topic = f"qtasks.{workers.name}.default.dead"
     deadline = time.monotonic() + 150
     letters: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
@@ -60,15 +71,19 @@ def test_a_task_that_kills_every_worker_is_dead_lettered_after_max_deliveries(wo
     assert headers["qtasks-uuid"] == task_uuid.encode()
     reason = headers["qtasks-reason"].decode()
     assert "delivered 3 times without finishing (max_deliveries=2)" in reason
-    assert len(workers.markers("died")) == 2  # two crashes, then set aside unrun
+    # The record in the shared storage says the same: two crashes, then set aside unrun.
+    record = anyio.run(result, *where, task_uuid)
+    assert record.status is TaskStatus.ERROR
+    assert record.error is not None and "max_deliveries=2" in record.error
+    assert record.retries == 2
 
 
 @pytest.mark.anyio
-async def test_a_retry_goes_through_a_delay_topic(kafka_url: str) -> None:
-    broker = KafkaBroker.from_url(
-        kafka_url, allow_memory_storage=True, session_timeout=3.0, heartbeat_interval=0.5
-    )
-    app = QueueTasks(f"it-{uuid.uuid4().hex[:10]}", broker=broker)
+async def test_a_retry_goes_through_a_delay_topic(
+    kafka_url: str, redis_url: str, app_name: str
+) -> None:
+    broker = KafkaBroker.from_url(kafka_url, session_timeout=3.0, heartbeat_interval=0.5)
+    app = QueueTasks(app_name, broker=broker, storage=redis_url)
     calls: list[float] = []
 
     @app.task(retry=1)

@@ -1,7 +1,8 @@
-"""RabbitMQ integration fixtures: fresh app names, worker subprocesses, cleanup.
+"""RabbitMQ integration fixtures: fresh app names, worker subprocesses, Redis storage, cleanup.
 
 Each test uses an app name of its own and deletes only the queues and exchanges of that
-name at the end; worker processes it started are killed by pid.
+name (and, with ``storage_url``, the Redis keys of that name) at the end; worker processes it
+started are killed by pid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+import redis
 
 from qtasks.serializers.json import JsonSerializer
 from qtasks_rabbitmq import RabbitMQBroker
@@ -34,6 +36,20 @@ def app_name(amqp_url: str) -> Iterator[str]:
     anyio.run(delete_namespace, amqp_url, name)
 
 
+@pytest.fixture
+def storage_url(redis_url: str, app_name: str) -> Iterator[str]:
+    """The shared Redis as the app's storage; the app's task records go at the end."""
+    yield redis_url
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for pattern in (f"qtasks:{{{app_name}*", f"qtasks:{app_name}:*"):
+            found = list(client.scan_iter(match=pattern, count=1000))
+            if found:
+                client.delete(*found)
+    finally:
+        client.close()
+
+
 async def delete_namespace(url: str, name: str) -> None:
     """Delete what the app ``name`` made on the server (its default queue and dead letters)."""
     janitor = RabbitMQBroker(url)
@@ -50,12 +66,13 @@ def spawn_worker(amqp_url: str, tmp_path: Path) -> Iterator[SpawnWorker]:
     """Start ``worker_app.py`` processes; every one still alive is killed afterwards."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(name: str, concurrency: int = 4) -> subprocess.Popen[bytes]:
+    def spawn(
+        name: str, concurrency: int = 4, storage: str | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {**os.environ, "QTASKS_IT_CONCURRENCY": str(concurrency)}
+        command = [sys.executable, str(WORKER), name, amqp_url, *([storage] if storage else [])]
         with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, str(WORKER), name, amqp_url], env=env, stdout=log, stderr=log
-            )
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         started.append(process)
         return process
 

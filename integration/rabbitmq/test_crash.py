@@ -46,3 +46,29 @@ async def test_a_killed_worker_task_completes_on_another(
         assert (await producer.add_task("add", 2, 2, timeout=30)).returning == 4
     finally:
         await producer.stop()
+
+
+async def test_with_redis_storage_the_record_shows_the_crash_and_the_finish(
+    amqp_url: str, app_name: str, storage_url: str, spawn_worker
+) -> None:
+    """The same crash with results in a shared Redis: every process reads the same record."""
+    producer = QueueTasks(app_name, broker=amqp_url, storage=storage_url)
+    observer = QueueTasks(app_name, broker=amqp_url, storage=storage_url)  # another process
+    first = spawn_worker(app_name, concurrency=2, storage=storage_url)
+    try:
+        assert (await producer.add_task("whoami", timeout=30)).returning == first.pid
+        task = await producer.add_task("hang_first")
+        with anyio.fail_after(20):
+            while (record := await observer.get(task.uuid)) is None or record.status != "process":
+                await anyio.sleep(0.05)
+        assert record.retries == 0
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+
+        second = spawn_worker(app_name, concurrency=2, storage=storage_url)
+        done = await producer.wait_result(task.uuid, timeout=30)
+        assert (done.status, done.returning, done.retries) == (TaskStatus.SUCCESS, second.pid, 1)
+        assert await observer.get(task.uuid) == done
+    finally:
+        await producer.stop()
+        await observer.stop()

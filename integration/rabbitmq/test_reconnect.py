@@ -2,13 +2,15 @@
 
 The connection is closed from the server side with ``rabbitmqctl close_connection`` (the
 shared server keeps running); where rabbitmqctl is not available, the client's socket is
-torn down instead, which looks the same to the client as a network failure.
+torn down instead, which looks the same to the client as a network failure. Each test runs
+twice: results by direct reply-to, and in a shared Redis storage read by another app.
 """
 
 from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Sequence
 
 import anyio
 import pytest
@@ -20,6 +22,30 @@ from qtasks_rabbitmq import RabbitMQBroker
 from .conftest import rabbitmqctl
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+@pytest.fixture(params=["reply-to", "redis"])
+def storage(request: pytest.FixtureRequest) -> str | None:
+    """Where results go: None (direct reply-to) or the shared Redis (keys cleaned up)."""
+    if request.param == "reply-to":
+        return None
+    url: str = request.getfixturevalue("storage_url")
+    return url
+
+
+async def check_shared_records(
+    amqp_url: str, app_name: str, storage: str | None, uuids: Sequence[str], expected: list[int]
+) -> None:
+    """With a shared storage, an app of its own reads every task back as finished."""
+    if storage is None:
+        return
+    reader = QueueTasks(app_name, broker=amqp_url, storage=storage)
+    try:
+        records = [await reader.get(uuid) for uuid in uuids]
+    finally:
+        await reader.stop()
+    assert all(r is not None and r.status is TaskStatus.SUCCESS for r in records)
+    assert [r.returning for r in records if r is not None] == expected
 
 
 def _server_close(connection_name: str) -> bool:
@@ -59,11 +85,11 @@ async def _force_close(broker: RabbitMQBroker, connection_name: str) -> None:
 
 
 async def test_reconnect_without_losing_tasks(
-    amqp_url: str, app_name: str, caplog: pytest.LogCaptureFixture
+    amqp_url: str, app_name: str, storage: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     connection_name = f"qtasks-reconnect-{uuid.uuid4().hex}"
     broker = RabbitMQBroker(amqp_url, connection_name=connection_name)
-    app = QueueTasks(app_name, broker=broker)
+    app = QueueTasks(app_name, broker=broker, storage=storage)
     seen: list[int] = []
 
     @app.task
@@ -84,17 +110,23 @@ async def test_reconnect_without_losing_tasks(
         assert sorted(r.returning for r in results) == list(range(60))
         assert set(seen) == set(range(60))  # every task ran (a redelivered one may run twice)
         assert "reconnected to RabbitMQ" in caplog.text
+        uuids = [t.uuid for t in before + after]
+        await check_shared_records(amqp_url, app_name, storage, uuids, list(range(60)))
     finally:
         await app.stop()
 
 
 async def test_a_worker_reconnects_and_keeps_consuming(
-    amqp_url: str, app_name: str, caplog: pytest.LogCaptureFixture
+    amqp_url: str, app_name: str, storage: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The worker's connection is closed, once idle and once busy; a producer keeps going."""
     connection_name = f"qtasks-reconnect-{uuid.uuid4().hex}"
-    worker = QueueTasks(app_name, broker=RabbitMQBroker(amqp_url, connection_name=connection_name))
-    producer = QueueTasks(app_name, broker=amqp_url)
+    worker = QueueTasks(
+        app_name,
+        broker=RabbitMQBroker(amqp_url, connection_name=connection_name),
+        storage=storage,
+    )
+    producer = QueueTasks(app_name, broker=amqp_url, storage=storage)
 
     release = anyio.Event()
     runs: list[int] = []
@@ -130,6 +162,8 @@ async def test_a_worker_reconnects_and_keeps_consuming(
         assert [r.returning for r in results] == [n * n for n in range(100)]
         # Tasks running through the reconnect kept their (redelivered) messages: none ran twice.
         assert sorted(runs) == sorted([3, *range(100)])
+        expected = [n * n for n in range(100)]
+        await check_shared_records(amqp_url, app_name, storage, [t.uuid for t in queued], expected)
     finally:
         release.set()
         await producer.stop()

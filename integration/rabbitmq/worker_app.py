@@ -1,7 +1,7 @@
-"""A worker process for the RabbitMQ integration tests: ``python worker_app.py NAME URL``.
+"""A worker process for the RabbitMQ integration tests: ``python worker_app.py NAME URL [STORAGE]``.
 
-It serves the app named NAME on RabbitMQ at URL (no storage: results go back by direct
-reply-to) until it is killed or gets SIGTERM.
+It serves the app named NAME on RabbitMQ at URL until it is killed or gets SIGTERM. Results go
+to STORAGE (a Redis URL) when given, else back to the producer by direct reply-to.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from qtasks import QueueTasks
 
 NAME = sys.argv[1] if len(sys.argv) > 1 else "qtasks-it"
 URL = sys.argv[2] if len(sys.argv) > 2 else "amqp://guest:guest@127.0.0.1:5672/"
-app = QueueTasks(NAME, broker=URL)
+STORAGE = sys.argv[3] if len(sys.argv) > 3 else None
+app = QueueTasks(NAME, broker=URL, storage=STORAGE)
 
 
 @app.task
@@ -30,6 +31,18 @@ def hang_once(marker: str) -> int:
     path = Path(marker)
     if not path.exists():
         path.write_text(str(os.getpid()))
+        time.sleep(120)
+    return os.getpid()
+
+
+@app.task(echo=True)
+def hang_first(self) -> int:  # type: ignore[no-untyped-def]
+    """Hang on the first delivery (to be killed); a redelivery returns at once.
+
+    The delivery count comes from the shared storage's record, so this needs STORAGE.
+    """
+    record = self.ctx.get_metadata()
+    if record is None or record.retries == 0:
         time.sleep(120)
     return os.getpid()
 

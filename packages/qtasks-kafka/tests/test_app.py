@@ -1,4 +1,8 @@
-"""The app on a Kafka broker, producer and worker in one process (memory storage opted in)."""
+"""The app on a Kafka broker, producer and worker in one process (memory storage opted in).
+
+The same promises with producer and worker as separate apps on a shared Redis storage are in
+integration/kafka/ (this suite installs only qtasks-kafka and core).
+"""
 
 from __future__ import annotations
 
@@ -155,21 +159,3 @@ async def test_undecodable_bytes_are_dead_lettered_with_the_reason(app: QueueTas
     assert "cannot decode" in dead.reason
     (stats,) = await broker.stats([app.default_queue])
     assert stats.dead == 1
-
-
-async def test_a_cancelled_queued_task_is_skipped_when_delivered(app: QueueTasks) -> None:
-    ran: list[str] = []
-
-    @app.task
-    async def job(name: str) -> None:
-        ran.append(name)
-
-    skipped = await job.add_task("skipped")
-    assert await app.cancel(skipped.uuid, "changed my mind") is True
-    async with app.running(concurrency=1):
-        kept = await job.add_task("kept", timeout=30)
-    assert kept.status is TaskStatus.SUCCESS
-    assert ran == ["kept"]
-    record = await app.get(skipped.uuid)
-    assert record is not None
-    assert (record.status, record.cancel_reason) == (TaskStatus.CANCEL, "changed my mind")

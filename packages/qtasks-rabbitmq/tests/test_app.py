@@ -10,7 +10,6 @@ import pytest
 
 from qtasks.asyncio import QueueTasks
 from qtasks.interfaces.broker import Delivery
-from qtasks.memory import MemoryStorage
 from qtasks.task import TaskStatus
 from qtasks_rabbitmq import DirectReplyStorage, RabbitMQBroker, SharedStorageRequiredError
 
@@ -108,31 +107,6 @@ async def test_errors_and_retries_come_back_too(
     finally:
         await producer.stop()
         await worker.stop()
-
-
-async def test_shared_storage_with_a_separate_worker(
-    fresh_name: str, amqp_url: str, cleanup: Cleanup
-) -> None:
-    """Given a storage, results go there; a producer with no storage still gets its reply."""
-    shared = MemoryStorage()  # one process: stands for Redis that both would reach
-    producer = make_app(fresh_name, amqp_url, cleanup, storage=shared)
-    worker = make_app(fresh_name, amqp_url, cleanup, storage=shared)
-    bare = make_app(fresh_name, amqp_url, cleanup)
-
-    @worker.task(name="double")
-    def double(x: int) -> int:
-        return 2 * x
-
-    try:
-        async with worker.running(concurrency=2):
-            done = await producer.add_task("double", 21, timeout=10)
-            replied = await bare.add_task("double", 4, timeout=10)
-        assert done.returning == 42
-        assert (await worker.get(done.uuid)) == done
-        assert replied.returning == 8
-    finally:
-        for application in (producer, worker, bare):
-            await application.stop()
 
 
 async def test_priorities_run_lower_numbers_first(app: QueueTasks) -> None:
