@@ -323,12 +323,8 @@ class QueueTasks(Managing, Serving):
             parent_uuid=parent_uuid,
             headers=headers,
         )
+        message, record, outgoing = await self._prepare(message)
         plugins = self.plugins
-        if plugins.before_add_task:
-            message = await plugins.replace_value(
-                plugins.before_add_task, message, expect=TaskMessage
-            )
-        record, outgoing = await self._prepare(message)
         await self.start()
         await self.broker.publish(self.storage, [record], [outgoing])
         if plugins.after_add_task:
@@ -380,12 +376,7 @@ class QueueTasks(Managing, Serving):
                 parent_uuid=None,
                 headers=headers,
             )
-            plugins = self.plugins
-            if plugins.before_add_task:
-                message = await plugins.replace_value(
-                    plugins.before_add_task, message, expect=TaskMessage
-                )
-            record, outgoing = await self._prepare(message)
+            _, record, outgoing = await self._prepare(message)
             records.append(record.with_waiter(self))
             messages.append(outgoing)
         if messages:
@@ -442,8 +433,13 @@ class QueueTasks(Managing, Serving):
             headers=dict(headers) if headers else {},
         )
 
-    async def _prepare(self, message: TaskMessage) -> tuple[Task, OutgoingMessage]:
+    async def _prepare(self, message: TaskMessage) -> tuple[TaskMessage, Task, OutgoingMessage]:
         """Encode ``message`` and make its record, through the plugins that may replace them."""
+        plugins = self.plugins
+        if plugins.before_add_task:
+            message = await plugins.replace_value(
+                plugins.before_add_task, message, expect=TaskMessage
+            )
         try:
             body = message.encode(self.serializer)
         except (TypeError, ValueError) as exc:
@@ -451,14 +447,13 @@ class QueueTasks(Managing, Serving):
             raise argument_error(self.serializer, definition, message, exc) from None
         outgoing = OutgoingMessage(message.uuid, message.queue, message.priority, body, message.eta)
         record = message.record(TaskStatus.NEW)
-        plugins = self.plugins
         if plugins.before_broker_send:
             outgoing = await plugins.replace_value(
                 plugins.before_broker_send, outgoing, expect=OutgoingMessage
             )
         if plugins.before_storage_save:
             record = await plugins.replace_value(plugins.before_storage_save, record, expect=Task)
-        return record, outgoing
+        return message, record, outgoing
 
     # -- results -----------------------------------------------------------------------------
 
