@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+
+from qtasks.discovery import redact_url
 
 if TYPE_CHECKING:
     import redis
@@ -48,16 +49,6 @@ def _free_port() -> int:
         return port
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
-        f":{parts.port}" if parts.port else ""
-    )
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class RedisServer:
     """The Redis one run uses: ``url`` for the systems, ``reset`` between them."""
 
@@ -78,7 +69,7 @@ class RedisServer:
         """Server version and whether the run started it."""
         info = self.client.info("server")
         return {
-            "url": _redact(self.url),
+            "url": redact_url(self.url),
             "private": self.private,
             "version": info.get("redis_version"),
         }
@@ -111,7 +102,7 @@ def open_server(options: argparse.Namespace) -> Iterator[RedisServer]:
         try:
             _wait_ready(options.redis_url, timeout=2)
         except redis.RedisError as exc:
-            raise SystemExit(f"--redis-url {_redact(options.redis_url)}: {exc}") from None
+            raise SystemExit(f"--redis-url {redact_url(options.redis_url)}: {exc}") from None
         server = RedisServer(options.redis_url, private=False)
         try:
             yield server
