@@ -9,6 +9,14 @@ the running event loop, and closed when the last user releases it.
 Lua scripts are called by SHA1 (EVALSHA) without loading them first; a NOSCRIPT reply (a new
 or restarted server, SCRIPT FLUSH) loads every script and runs the failed calls again, which
 is safe because a call that got NOSCRIPT did nothing.
+
+With ``cluster=true`` the client is redis-py's ``RedisCluster`` and a pipeline goes through
+its cluster pipeline, which sends each node its share of the commands (in order, concurrently
+with the other nodes) and follows MOVED/ASK redirections. Every command QTasks sends touches
+keys of a single slot, so this is only routing. Order between nodes is not kept, so a caller
+whose later commands must wait for earlier ones on other nodes (records before the messages
+that announce them, results before acks) names the points where a new *stage* begins; on a
+cluster each stage completes before the next is sent, on one server the stages change nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import itertools
 import logging
 import random
 import socket
@@ -26,10 +35,19 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as redis_asyncio
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    NoScriptError,
+    RedisClusterException,
+    RedisClusterUnreachableError,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qtasks_redis._options import RedisSettings
@@ -37,12 +55,35 @@ from qtasks_redis._options import RedisSettings
 if TYPE_CHECKING:
     from qtasks_redis._pubsub import Subscriber
 
-__all__ = ["SCRIPTS", "Command", "ErrorKinds", "RedisConnection", "Script", "ScriptCall"]
+__all__ = [
+    "CLIENT_ERRORS",
+    "SCRIPTS",
+    "Client",
+    "Command",
+    "ErrorKinds",
+    "RedisConnection",
+    "Script",
+    "ScriptCall",
+]
 
 logger = logging.getLogger("qtasks.redis")
 
-#: Errors that mean "Redis could not be reached", as opposed to an error reply.
-CONNECTION_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+#: Errors that mean "Redis could not be reached", as opposed to an error reply. The cluster
+#: ones: no node answered, a slot has no node, or the cluster says it is down.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    RedisClusterUnreachableError,
+    SlotNotCoveredError,
+    ClusterDownError,
+)
+#: Everything a redis-py call may raise that a component turns into its own error
+#: (``RedisClusterException`` is not a ``RedisError``).
+CLIENT_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
+
+#: The single-server client or the cluster client, chosen by the ``cluster`` option.
+Client = redis_asyncio.Redis | RedisCluster
 
 
 @dataclass(frozen=True)
@@ -123,10 +164,13 @@ class RedisConnection:
 
     def __init__(self, settings: RedisSettings) -> None:
         self.settings = settings
-        self._client: redis_asyncio.Redis | None = None
+        #: Whether this is a Redis Cluster: batches of records are then split by slot.
+        self.cluster = settings.cluster
+        self._client: Client | None = None
         self._users = 0
         self._outage_since: float | None = None
         self._subscriber: Subscriber | None = None
+        self._node_turn = 0
 
     @property
     def safe_url(self) -> str:
@@ -156,7 +200,7 @@ class RedisConnection:
             except Exception as exc:  # closing a pool whose server is gone
                 logger.debug("closing the Redis client failed: %r", exc)
 
-    def _make_client(self) -> redis_asyncio.Redis:
+    def _make_client(self) -> Client:
         settings = self.settings
         options: dict[str, Any] = {
             "socket_timeout": settings.socket_timeout,
@@ -170,11 +214,13 @@ class RedisConnection:
             options["socket_keepalive"] = True
             options["socket_keepalive_options"] = _keepalive_options()
         options.update(settings.client_options)
+        if self.cluster:
+            return RedisCluster.from_url(settings.url, **options)
         client: redis_asyncio.Redis = redis_asyncio.Redis.from_url(settings.url, **options)
         return client
 
     @property
-    def client(self) -> redis_asyncio.Redis:
+    def client(self) -> Client:
         """The client; only valid between ``acquire`` and the last ``release``."""
         if self._client is None:
             raise RuntimeError(
@@ -191,6 +237,29 @@ class RedisConnection:
 
             self._subscriber = Subscriber(self)
         return self._subscriber
+
+    async def open_dedicated(self) -> AbstractConnection:
+        """A new connection outside the pool, without a read timeout (for pub/sub).
+
+        On a cluster each call takes the next node in turn, so a subscriber whose node went
+        away reconnects to another one; Redis 7 forwards every PUBLISH to every node.
+        """
+        client = self.client
+        if isinstance(client, RedisCluster):
+            await client.initialize()
+            nodes = client.get_primaries() or client.get_nodes()
+            node = nodes[self._node_turn % len(nodes)]
+            self._node_turn += 1
+            kwargs: dict[str, Any] = dict(node.connection_kwargs)
+            connection_class: Any = node.connection_class
+        else:
+            pool = client.connection_pool
+            kwargs = dict(pool.connection_kwargs)
+            connection_class = pool.connection_class
+        kwargs["socket_timeout"] = None  # a subscriber waits for messages indefinitely
+        conn: AbstractConnection = connection_class(**kwargs)
+        await conn.connect()  # type: ignore[no-untyped-call]
+        return conn
 
     # -- outage bookkeeping -------------------------------------------------------------------
 
@@ -227,10 +296,8 @@ class RedisConnection:
     async def call(self, errors: ErrorKinds, doing: str, *args: Any) -> Any:
         """Run one command."""
         try:
-            result = await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
-        except RedisError as exc:
-            raise self.wrap(exc, errors, doing) from exc
-        except OSError as exc:
+            result = await self.client.execute_command(*args)
+        except CLIENT_ERRORS as exc:
             raise self.wrap(exc, errors, doing) from exc
         self.ok()
         return result
@@ -242,26 +309,33 @@ class RedisConnection:
         return (await self.pipeline(errors, doing, [ScriptCall(name, keys, args)]))[0]
 
     async def pipeline(
-        self, errors: ErrorKinds, doing: str, commands: Sequence[Command]
+        self,
+        errors: ErrorKinds,
+        doing: str,
+        commands: Sequence[Command],
+        stages: Sequence[int] = (),
     ) -> list[Any]:
         """Send ``commands`` in one round trip (no MULTI) and return their replies in order.
 
         Redis runs them in order, so a later command sees what an earlier one wrote. An error
-        reply raises the component's reply error after the whole pipeline ran.
+        reply raises the component's reply error after the whole pipeline ran. ``stages``:
+        positions in ``commands`` where a stage begins (see the module docstring); only a
+        cluster needs them, and spends one round trip per stage.
         """
         if not commands:
             return []
         try:
-            results = await self._send(commands)
-            missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            if missing:
-                await self.load_scripts()
-                again = await self._send([commands[i] for i in missing])
-                for index, result in zip(missing, again, strict=True):
-                    results[index] = result
-        except RedisError as exc:
-            raise self.wrap(exc, errors, doing) from exc
-        except OSError as exc:
+            if self.cluster:
+                results = await self._send_staged(commands, stages)
+            else:
+                results = await self._send(commands)
+                missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+                if missing:
+                    await self.load_scripts()
+                    again = await self._send([commands[i] for i in missing])
+                    for index, result in zip(missing, again, strict=True):
+                        results[index] = result
+        except CLIENT_ERRORS as exc:
             raise self.wrap(exc, errors, doing) from exc
         self.ok()
         for result in results:
@@ -278,7 +352,7 @@ class RedisConnection:
         itself is retried by redis-py. Error replies come back in place, as exceptions.
         """
         argv = [c.command() if isinstance(c, ScriptCall) else c for c in commands]
-        pool = self.client.connection_pool
+        pool = self.client.connection_pool  # type: ignore[union-attr]  # one server only
         attempt = 0
         while True:
             conn = await _get_connection(pool)
@@ -304,9 +378,54 @@ class RedisConnection:
                 await pool.release(conn)
             return results
 
+    async def _send_staged(self, commands: Sequence[Command], stages: Sequence[int]) -> list[Any]:
+        """Send each stage through the cluster pipeline once the one before it completed.
+
+        A NOSCRIPT reply (a node restarted or added) loads the scripts on every node and
+        runs the failed calls again before the next stage goes out, so the order holds.
+        """
+        bounds = [0, *(s for s in stages if 0 < s < len(commands)), len(commands)]
+        results: list[Any] = []
+        for start, end in itertools.pairwise(bounds):
+            if start == end:
+                continue
+            part = commands[start:end]
+            got = await self._send_cluster(part)
+            missing = [i for i, r in enumerate(got) if isinstance(r, NoScriptError)]
+            if missing:
+                await self.load_scripts()
+                again = await self._send_cluster([part[i] for i in missing])
+                for index, result in zip(missing, again, strict=True):
+                    got[index] = result
+            results += got
+        return results
+
+    async def _send_cluster(self, commands: Sequence[Command]) -> list[Any]:
+        """One cluster pipeline: each node gets its commands in order, all nodes at once.
+
+        Error replies come back in place; an outage (after redis-py's retries and topology
+        refreshes) raises.
+        """
+        pipe = self.client.pipeline()
+        for command in commands:
+            argv = command.command() if isinstance(command, ScriptCall) else command
+            pipe.execute_command(*argv)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, ResponseError):
+                raise result
+        return results
+
     async def load_scripts(self) -> None:
         """Load every Lua script (after NOSCRIPT: a new server, a restart, SCRIPT FLUSH)."""
-        pipe = self.client.pipeline(transaction=False)
+        client = self.client
+        if isinstance(client, RedisCluster):
+            for script in SCRIPTS.values():
+                await client.execute_command(
+                    "SCRIPT", "LOAD", script.source, target_nodes=RedisCluster.ALL_NODES
+                )
+            return
+        pipe = client.pipeline(transaction=False)
         for script in SCRIPTS.values():
             pipe.execute_command("SCRIPT", "LOAD", script.source)
         await pipe.execute()
