@@ -139,3 +139,44 @@ async def test_a_queue_lives_in_one_slot_and_records_spread(cluster_url: str) ->
     finally:
         await app.stop()
         raw.close()
+
+
+@pytest.mark.anyio
+async def test_a_waiter_listens_on_the_node_that_publishes_its_result(cluster_url: str) -> None:
+    # Every node hears a PUBLISH, but the ones the script does not run on hear it late, over
+    # the cluster bus; so the waiter subscribes on the node that owns the record.
+    name = f"cl-{uuid.uuid4().hex[:8]}"
+    app = QueueTasks(name, broker=cluster_url)
+
+    @app.task(name="echo")
+    async def echo(value: int) -> int:
+        return value
+
+    raw = _raw(cluster_url)
+    try:
+        tasks = await app.add_tasks("echo", [(i,) for i in range(12)])
+        results: dict[str, int] = {}
+
+        async def wait(uuid_: str) -> None:
+            results[uuid_] = (await app.wait_result(uuid_, timeout=20)).returning
+
+        async with anyio.create_task_group() as group:
+            for task in tasks:
+                group.start_soon(wait, task.uuid)
+            await anyio.sleep(0.3)  # every waiter has subscribed
+            for task in tasks:
+                channel = keys.done_channel(name, task.uuid)
+                owner = raw.get_node_from_key(keys.task_key(name, task.uuid))
+                for node in raw.get_primaries():
+                    ((_, listeners),) = raw.execute_command(
+                        "PUBSUB NUMSUB", channel, target_nodes=node
+                    )
+                    assert listeners == (1 if node.name == owner.name else 0), node
+            async with app.running(concurrency=4):
+                with anyio.fail_after(20):
+                    while len(results) < len(tasks):
+                        await anyio.sleep(0.02)
+        assert results == {t.uuid: t.args[0] for t in tasks}
+    finally:
+        await app.stop()
+        raw.close()

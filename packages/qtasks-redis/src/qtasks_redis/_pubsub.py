@@ -10,8 +10,10 @@ When the connection drops, the reader reconnects with backoff and subscribes aga
 channel; handlers are then called with ``None``, meaning "messages may have been missed while
 disconnected, look again" (a waiting storage re-reads its record).
 
-On a Redis Cluster the connection goes to one node, another after a reconnect: plain
-(unsharded) pub/sub is cluster-wide, every node forwards each PUBLISH to all the others.
+On a Redis Cluster plain (unsharded) pub/sub is cluster-wide: every node forwards each
+PUBLISH to all the others, so a subscriber may sit on any node. Waiters for results use one
+subscriber per node, on the node that owns the record (``RedisConnection.subscriber_for``),
+where the message is published; a subscriber whose node stops answering moves to another.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ class _Channel:
 class Subscriber:
     """The shared subscriber connection of one ``RedisConnection``."""
 
-    def __init__(self, connection: RedisConnection) -> None:
+    def __init__(self, connection: RedisConnection, prefer: str | None = None) -> None:
         self._owner = connection
+        self._prefer = prefer  # on a cluster: the node to connect to while it answers
         self._channels: dict[bytes, _Channel] = {}
         self._replies: deque[tuple[bytes, _Channel | None]] = deque()
         self._conn: AbstractConnection | None = None
@@ -123,7 +126,7 @@ class Subscriber:
 
     async def _connect(self) -> None:
         """Open a fresh connection and subscribe to every channel wanted now."""
-        conn = await self._owner.open_dedicated()
+        conn = await self._owner.open_dedicated(self._prefer)
         self._replies.clear()
         self._conn = conn
         for key, entry in list(self._channels.items()):

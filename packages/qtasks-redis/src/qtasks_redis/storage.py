@@ -259,7 +259,12 @@ class RedisStorage(Storage):
             rechecks.add(check)
             check.add_done_callback(rechecks.discard)
 
-        subscriber = self.connection.subscriber
+        connection = self.connection
+        subscriber = (
+            connection.subscriber_for(keys.task_key(self.namespace, uuid))
+            if connection.cluster
+            else connection.subscriber
+        )
         with anyio.move_on_after(math.inf if timeout is None else timeout):
             try:
                 try:
