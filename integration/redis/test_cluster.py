@@ -15,6 +15,8 @@ import pytest
 from redis.cluster import RedisCluster as SyncRedisCluster
 
 from qtasks.asyncio import QueueTasks
+from qtasks.interfaces.broker import OutgoingMessage
+from qtasks.serializers.json import JsonSerializer
 from qtasks.task import TaskStatus
 from qtasks.testing.conformance import (
     BrokerConformance,
@@ -24,7 +26,7 @@ from qtasks.testing.conformance import (
 from qtasks.testing.conformance.broker import BrokerFactory
 from qtasks.testing.conformance.global_config import GlobalConfigFactory
 from qtasks.testing.conformance.storage import StorageFactory
-from qtasks_redis import RedisBroker, RedisGlobalConfig, RedisStorage, keys
+from qtasks_redis import RedisBroker, RedisBrokerError, RedisGlobalConfig, RedisStorage, keys
 
 pytestmark = pytest.mark.integration
 
@@ -180,3 +182,34 @@ async def test_a_waiter_listens_on_the_node_that_publishes_its_result(cluster_ur
     finally:
         await app.stop()
         raw.close()
+
+
+@pytest.mark.anyio
+async def test_a_url_that_does_not_match_the_server_says_how_to_fix_it(
+    cluster_url: str, redis_url: str
+) -> None:
+    plain_url = cluster_url.replace("?cluster=true", "")
+    raw = _raw(cluster_url)
+    named = f"127.0.0.1:{plain_url.rsplit(':', 1)[1].split('/')[0]}"
+    # A queue whose keys live on another node than the one the URL names.
+    queue = next(
+        f"q{i}"
+        for i in range(100)
+        if raw.get_node_from_key(keys.queue_keys("mismatch", f"q{i}").ready).name != named
+    )
+    raw.close()
+    plain = RedisBroker(plain_url)
+    plain.bind("mismatch", JsonSerializer())
+    await plain.start()
+    try:
+        with pytest.raises(RedisBrokerError, match=r"MOVED .*add \?cluster=true to the URL"):
+            await plain.send([OutgoingMessage("u1", queue, 0, b"x")])
+    finally:
+        await plain.stop()
+    separator = "&" if "?" in redis_url else "?"
+    clustered = QueueTasks("mismatch", broker=f"{redis_url}{separator}cluster=true")
+    try:
+        with pytest.raises(RedisBrokerError, match="not a Redis Cluster: drop cluster=true"):
+            await clustered.add_task("anything")
+    finally:
+        await clustered.stop()

@@ -39,7 +39,9 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import (
+    AskError,
     ClusterDownError,
+    MovedError,
     NoScriptError,
     RedisClusterException,
     RedisClusterUnreachableError,
@@ -334,7 +336,20 @@ class RedisConnection:
                 f"cannot reach Redis at {self.safe_url} to {doing}: {reason}. Check that the "
                 "server runs and the URL (host, port, password, TLS) is right"
             )
-        return errors.reply(f"Redis at {self.safe_url} refused to {doing}: {exc}")
+        return self.refused(exc, errors, doing)
+
+    def refused(self, exc: BaseException, errors: ErrorKinds, doing: str) -> Exception:
+        """The component's error for an error reply, with the fix when the cause is known."""
+        text = str(exc).rstrip(".")
+        fix = ""
+        if isinstance(exc, AskError) and not self.cluster:  # MOVED is a kind of ASK
+            text = f"{'MOVED' if isinstance(exc, MovedError) else 'ASK'} {text}"
+            fix = ". This server is a Redis Cluster node: add ?cluster=true to the URL"
+        elif "cluster mode is not enabled" in text.lower() or (
+            "cluster support disabled" in text.lower()
+        ):
+            fix = ". This server is not a Redis Cluster: drop cluster=true from the URL"
+        return errors.reply(f"Redis at {self.safe_url} refused to {doing}: {text}{fix}")
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -385,7 +400,7 @@ class RedisConnection:
         self.ok()
         for result in results:
             if isinstance(result, ResponseError):
-                raise errors.reply(f"Redis at {self.safe_url} refused to {doing}: {result}")
+                raise self.refused(result, errors, doing)
         return results
 
     async def _send(self, commands: Sequence[Command]) -> list[Any]:
