@@ -35,6 +35,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as redis_asyncio
+import redis.exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff, NoBackoff
@@ -44,7 +45,6 @@ from redis.exceptions import (
     MovedError,
     NoScriptError,
     RedisClusterException,
-    RedisClusterUnreachableError,
     RedisError,
     ResponseError,
     SlotNotCoveredError,
@@ -76,9 +76,14 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     OSError,
-    RedisClusterUnreachableError,
     SlotNotCoveredError,
     ClusterDownError,
+    # Newer redis-py versions only: older ones report an unreachable cluster otherwise.
+    *(
+        [redis_errors.RedisClusterUnreachableError]
+        if hasattr(redis_errors, "RedisClusterUnreachableError")
+        else []
+    ),
 )
 #: Everything a redis-py call may raise that a component turns into its own error
 #: (``RedisClusterException`` is not a ``RedisError``).
@@ -306,7 +311,7 @@ class RedisConnection:
                 failure = exc
                 continue
             return conn
-        raise failure or RedisClusterUnreachableError("no node of the Redis Cluster is known")
+        raise failure or RedisConnectionError("no node of the Redis Cluster is known")
 
     # -- outage bookkeeping -------------------------------------------------------------------
 
