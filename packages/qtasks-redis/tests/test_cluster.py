@@ -11,6 +11,7 @@ import uuid
 
 import anyio
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
 from qtasks.asyncio import QueueTasks
 from qtasks.interfaces.broker import OutgoingMessage
@@ -101,7 +102,9 @@ async def test_scripts_are_loaded_again_on_a_node_that_forgot_them(cluster_url: 
     await broker.start()
     try:
         await broker.send([OutgoingMessage("u1", "q", 0, b"one")])
-        await broker.connection.client.execute_command("SCRIPT", "FLUSH", target_nodes="all")
+        client = broker.connection.client
+        assert isinstance(client, RedisCluster)
+        await client.execute_command("SCRIPT", "FLUSH", target_nodes=client.get_nodes())
         await broker.send([OutgoingMessage("u2", "q", 0, b"two")])
         got = await broker.receive(["q"], 10, 2)
         assert [d.body for d in got] == [b"one", b"two"]

@@ -485,10 +485,12 @@ class RedisConnection:
         """Load every Lua script (after NOSCRIPT: a new server, a restart, SCRIPT FLUSH)."""
         client = self.client
         if isinstance(client, RedisCluster):
+            await client.initialize()
+            nodes = client.get_nodes()  # replicas too: one may be promoted later
             for script in SCRIPTS.values():
-                await client.execute_command(
-                    "SCRIPT", "LOAD", script.source, target_nodes=RedisCluster.ALL_NODES
-                )
+                # Named nodes, not the ALL_NODES flag: some redis-py versions look for a key
+                # in SCRIPT LOAD before they honour the flag.
+                await client.execute_command("SCRIPT", "LOAD", script.source, target_nodes=nodes)
             return
         pipe = client.pipeline(transaction=False)
         for script in SCRIPTS.values():
