@@ -48,3 +48,16 @@ def test_wire_names_are_readable() -> None:
     assert keys.task_key("shop", "u1") == "qtasks:shop:task:u1"
     assert keys.done_channel("shop", "u1") == "qtasks:shop:done:u1"
     assert keys.pubsub_channel("shop", "control") == "qtasks:shop:chan:control"
+
+
+def test_group_by_slot_keeps_first_seen_order_and_one_slot_per_group() -> None:
+    names = ["{a}1", "{b}1", "{a}2", "{c}1", "{b}2", "{a}3"]
+    groups = keys.group_by_slot(names)
+    assert groups == [[0, 2, 5], [1, 4], [3]]
+    records = [keys.task_key("app", f"uuid-{i}") for i in range(300)]
+    grouped = keys.group_by_slot(records)
+    assert sorted(i for group in grouped for i in group) == list(range(300))
+    for group in grouped:
+        assert len({keys.hash_slot(records[i]) for i in group}) == 1
+    assert len(grouped) > 250  # untagged records spread over (nearly) one slot each
+    assert keys.group_by_slot([]) == []

@@ -81,3 +81,41 @@ def test_schemes_are_registered_for_all_three_groups() -> None:
         assert component_class("broker", scheme).__name__ == "RedisBroker"
         assert component_class("storage", scheme).__name__ == "RedisStorage"
         assert component_class("global_config", scheme).__name__ == "RedisGlobalConfig"
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "expected"),
+    [
+        ("redis://127.0.0.1:7000/0?cluster=true", {}, True),
+        ("redis://127.0.0.1:7000?cluster=yes&visibility_timeout=5", {}, True),
+        ("rediss://127.0.0.1:7000/?cluster=1", {}, True),
+        ("redis://127.0.0.1:6379/2?cluster=false", {}, False),
+        ("redis://127.0.0.1:7000", {"cluster": True}, True),
+        ("redis://127.0.0.1:7000?cluster=true", {"cluster": False}, False),
+    ],
+)
+def test_the_cluster_option(url: str, options: dict[str, object], expected: bool) -> None:
+    settings = parse_settings(url, **options)
+    assert settings.cluster is expected
+    assert "cluster" not in settings.url  # QTasks' option, not redis-py's
+    broker = RedisBroker(url, **options)
+    assert broker.connection.cluster is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "words"),
+    [
+        ("redis://:pw@h:7000/3?cluster=true", {}, ["database 0", "/3"]),
+        ("unix:///tmp/redis.sock?cluster=true", {}, ["Unix socket", "redis://"]),
+        ("redis://:pw@h:7000/0?cluster=maybe", {}, ["cluster", "true or false"]),
+        ("redis://:pw@h:7000/0", {"cluster": "yes"}, ["cluster", "True or False"]),
+    ],
+)
+def test_a_cluster_url_that_cannot_work_is_refused(
+    url: str, options: dict[str, object], words: list[str]
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_settings(url, **options)
+    for word in words:
+        assert word in str(caught.value)
+    assert "pw" not in str(caught.value)

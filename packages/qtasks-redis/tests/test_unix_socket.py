@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +18,16 @@ from qtasks_redis._options import parse_settings
 
 
 @pytest.fixture
-def socket_path(tmp_path: Path) -> Iterator[Path]:
+def socket_path() -> Iterator[Path]:
     binary = shutil.which("redis-server")
     if binary is None:
         server_missing("redis-server", "needed for a private server on a unix socket")
-    path = tmp_path / "redis.sock"
+    # A socket path may hold about 107 bytes; pytest's tmp_path under nox's TMPDIR (inside
+    # the checkout) is longer than that, so the socket gets a short directory of its own.
+    home = Path(tempfile.mkdtemp(prefix="qtr-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    path = home / "redis.sock"
     process = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(path), "--save", "", "--dir", str(tmp_path)],
+        [binary, "--port", "0", "--unixsocket", str(path), "--save", "", "--dir", str(home)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -36,6 +40,7 @@ def socket_path(tmp_path: Path) -> Iterator[Path]:
     finally:
         process.kill()
         process.wait(10)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_the_url_keeps_its_slashes() -> None:

@@ -33,10 +33,12 @@ class RedisSettings:
     until it finishes). ``dead_letter_max`` / ``dead_letter_ttl``: how many dead letters a
     queue keeps and for how long (``None``: no bound of that kind; at least one must be set).
     ``retries``: attempts redis-py makes, with jittered exponential backoff, before an outage
-    is reported. ``socket_timeout`` is off by default: redis-py arms a timer around every
-    read when it is set, which costs more than the round trip itself on a local server;
+    is reported. ``cluster``: the URL names one node of a Redis Cluster (any node; the rest
+    are discovered), and redis-py's ``RedisCluster`` client is used (``?cluster=true``).
+    ``socket_timeout`` is off by default: redis-py arms a timer around every read when it
+    is set, which costs more than the round trip itself on a local server;
     TCP keepalive probes (after 10 s idle) find a dead peer instead. ``client_options``:
-    passed to ``redis.asyncio.Redis.from_url``.
+    passed to ``redis.asyncio.Redis.from_url`` (or ``RedisCluster.from_url``).
     """
 
     url: str = DEFAULT_URL
@@ -48,6 +50,7 @@ class RedisSettings:
     socket_timeout: float | None = None
     socket_connect_timeout: float = 5.0
     retries: int = 3
+    cluster: bool = False
     client_options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,7 +85,28 @@ class RedisSettings:
             )
         if not isinstance(self.retries, int) or self.retries < 0:
             raise ConfigurationError(f"{where}: retries must be an int >= 0, got {self.retries!r}")
+        if not isinstance(self.cluster, bool):
+            raise ConfigurationError(
+                f"{where}: cluster must be True or False, got {self.cluster!r}"
+            )
+        if self.cluster:
+            _check_cluster_url(self.url, where)
         return self
+
+
+def _check_cluster_url(url: str, where: str) -> None:
+    """A cluster has no database numbers and no Unix socket endpoints: say so up front."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "unix":
+        raise ConfigurationError(
+            f"{where}: cluster=true needs a redis:// or rediss:// URL naming one cluster node "
+            "(host:port); a Redis Cluster is not reached through a Unix socket"
+        )
+    if parts.path.strip("/") not in ("", "0"):
+        raise ConfigurationError(
+            f"{where}: a Redis Cluster has only database 0; drop the /{parts.path.strip('/')} "
+            "from the URL (or use /0) when cluster=true"
+        )
 
 
 def _positive(name: str, value: object, where: str) -> None:
@@ -95,10 +119,19 @@ _FLOATS = {"visibility_timeout", "socket_connect_timeout"}
 _OPTIONAL_FLOATS = {"result_ttl", "pending_ttl", "dead_letter_ttl", "socket_timeout"}
 _INTS = {"retries"}
 _OPTIONAL_INTS = {"dead_letter_max"}
-_OURS = _FLOATS | _OPTIONAL_FLOATS | _INTS | _OPTIONAL_INTS
+_BOOLS = {"cluster"}
+_OURS = _FLOATS | _OPTIONAL_FLOATS | _INTS | _OPTIONAL_INTS | _BOOLS
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 def _convert(name: str, raw: str, where: str) -> Any:
+    if name in _BOOLS:
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigurationError(f"{where}: URL option {name}={raw!r} must be true or false")
     if (name in _OPTIONAL_FLOATS or name in _OPTIONAL_INTS) and raw.lower() in ("none", ""):
         return None
     try:

@@ -9,6 +9,11 @@ a message published after that is never missed.
 When the connection drops, the reader reconnects with backoff and subscribes again to every
 channel; handlers are then called with ``None``, meaning "messages may have been missed while
 disconnected, look again" (a waiting storage re-reads its record).
+
+On a Redis Cluster plain (unsharded) pub/sub is cluster-wide: every node forwards each
+PUBLISH to all the others, so a subscriber may sit on any node. Waiters for results use one
+subscriber per node, on the node that owns the record (``RedisConnection.subscriber_for``),
+where the message is published; a subscriber whose node stops answering moves to another.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
+from qtasks_redis._connection import CLIENT_ERRORS
 
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
@@ -48,8 +53,9 @@ class _Channel:
 class Subscriber:
     """The shared subscriber connection of one ``RedisConnection``."""
 
-    def __init__(self, connection: RedisConnection) -> None:
+    def __init__(self, connection: RedisConnection, prefer: str | None = None) -> None:
         self._owner = connection
+        self._prefer = prefer  # on a cluster: the node to connect to while it answers
         self._channels: dict[bytes, _Channel] = {}
         self._replies: deque[tuple[bytes, _Channel | None]] = deque()
         self._conn: AbstractConnection | None = None
@@ -120,11 +126,7 @@ class Subscriber:
 
     async def _connect(self) -> None:
         """Open a fresh connection and subscribe to every channel wanted now."""
-        pool = self._owner.client.connection_pool
-        kwargs: dict[str, Any] = dict(pool.connection_kwargs)
-        kwargs["socket_timeout"] = None  # a subscriber waits for messages indefinitely
-        conn: AbstractConnection = pool.connection_class(**kwargs)
-        await conn.connect()  # type: ignore[no-untyped-call]
+        conn = await self._owner.open_dedicated(self._prefer)
         self._replies.clear()
         self._conn = conn
         for key, entry in list(self._channels.items()):
@@ -138,7 +140,7 @@ class Subscriber:
             self._replies.append((command, entry))
             try:
                 await conn.send_command(command, key, check_health=False)
-            except (RedisError, OSError) as exc:
+            except CLIENT_ERRORS as exc:
                 logger.debug("sending %s failed; the reader reconnects: %r", command, exc)
 
     async def _drop_connection(self) -> None:
@@ -161,7 +163,7 @@ class Subscriber:
                 reply = await self._conn.read_response(timeout=None, push_request=True)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except CLIENT_ERRORS as exc:
                 failures += 1
                 self._owner.lost(exc)
                 for entry in self._channels.values():

@@ -7,11 +7,15 @@ into the in-flight zset), ``ack``, ``nack``, ``heartbeat``, ``dead_letter``. ``p
 ``settle`` put the storage writes and these scripts in a single pipeline.
 
 An idle consumer blocks on the queue's wake list (BLPOP) for no longer than the next delayed
-message or lease deadline, and the fetch that follows rides in the same pipeline.
+message or lease deadline, and the fetch that follows rides in the same pipeline. One BLPOP
+names the wake lists of every queue a consumer serves; on a Redis Cluster, where those lists
+sit in different slots, the consumer keeps one BLPOP per queue instead (see ``_Wakers``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -74,6 +78,7 @@ class RedisBroker(Broker):
         self._started = False
         self._queue_keys: dict[str, keys.QueueKeys] = {}
         self._known_queues: set[str] = set()
+        self._wakers = _Wakers(connection)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -118,6 +123,7 @@ class RedisBroker(Broker):
         """Leave the shared connection; the last component to leave closes it."""
         if self._started:
             self._started = False
+            await self._wakers.close()
             await self.connection.release()
 
     def _keys(self, queue: str) -> keys.QueueKeys:
@@ -166,7 +172,10 @@ class RedisBroker(Broker):
             return
         commands = storage.save_commands(records)
         sends, new = self.send_commands(messages)
-        await self._pipeline("enqueue tasks", [*commands, *sends])
+        # On a cluster the records are written before any message that names them is sent.
+        await self.connection.pipeline(
+            _ERRORS, "enqueue tasks", [*commands, *sends], stages=(len(commands),)
+        )
         self._known_queues |= new
 
     async def settle(
@@ -183,12 +192,17 @@ class RedisBroker(Broker):
             await super().settle(storage, records, acks, sends)
             return
         commands = storage.save_commands(records)
+        stages = [len(commands)]
         new: set[str] = set()
         if sends:
             more, new = self.send_commands(sends)
             commands += more
+            stages.append(len(commands))
         commands += self._per_queue("ack", acks, lambda d: d.receipt)
-        await self._pipeline("store results and acknowledge tasks", commands)
+        # On a cluster: results, then retries, then acks, each stage after the one before.
+        await self.connection.pipeline(
+            _ERRORS, "store results and acknowledge tasks", commands, stages=stages
+        )
         self._known_queues |= new
 
     def _per_queue(
@@ -293,7 +307,11 @@ class RedisBroker(Broker):
             block = self._block_for(deadline, wake_at)
             if block is None:
                 return []
-            commands = [("BLPOP", *wakes, f"{block:.3f}"), *peek]
+            if self.connection.cluster:
+                await self._wakers.wait(wakes, block)
+                commands = list(peek)
+            else:
+                commands = [("BLPOP", *wakes, f"{block:.3f}"), *peek]
 
     @staticmethod
     def _parse_fetch(queue: str, reply: list[Any]) -> tuple[float | None, list[Delivery]]:
@@ -455,6 +473,49 @@ class RedisBroker(Broker):
     async def known_queues(self) -> list[str]:
         """Every queue this app has sent to (kept in Redis, so other processes' too)."""
         return await self._queues_or(None)
+
+
+class _Wakers:
+    """Standing BLPOPs, one per wake list, for a cluster consumer of several queues.
+
+    A cluster refuses a BLPOP whose keys sit in different slots, and the wake lists of two
+    queues do. So each list gets its own BLPOP (its own pooled connection), and ``wait``
+    returns when any of them pops a token or ``block`` seconds pass. The others are left
+    running rather than cancelled: a cancelled BLPOP costs its connection, and the next
+    wait takes them over (a token one popped meanwhile ends that wait at once, so none is
+    lost). ``close`` cancels whatever still runs.
+    """
+
+    def __init__(self, connection: RedisConnection) -> None:
+        self._connection = connection
+        self._pending: dict[str, asyncio.Task[Any]] = {}
+
+    async def wait(self, wakes: Sequence[str], block: float) -> None:
+        tasks = []
+        for wake in wakes:
+            task = self._pending.get(wake)
+            if task is None:
+                task = self._pending[wake] = asyncio.ensure_future(
+                    self._connection.call(_ERRORS, "wait for tasks", "BLPOP", wake, f"{block:.3f}")
+                )
+            tasks.append(task)
+        done, _ = await asyncio.wait(tasks, timeout=block, return_when=asyncio.FIRST_COMPLETED)
+        for wake, task in list(self._pending.items()):
+            if task in done:
+                del self._pending[wake]
+        errors = [task.exception() for task in done]
+        for error in errors:
+            if error is not None:
+                raise error  # an outage, as a single BLPOP would report it
+
+    async def close(self) -> None:
+        pending = list(self._pending.values())
+        self._pending.clear()
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 def _scores(reply: Sequence[Any]) -> list[float]:

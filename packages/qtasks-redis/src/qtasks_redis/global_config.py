@@ -2,8 +2,10 @@
 
 Values live under ``qtasks:{<ns>}:cfg:<key>`` with Redis TTLs; a zset beside them lists the
 live keys with their expiry times, so ``items`` never scans the keyspace (which holds every
-task record too). compare-and-set compares decoded values, so it is an optimistic
-transaction (WATCH, read, MULTI/EXEC, retried when another client wrote in between).
+task record too). compare-and-set compares decoded values, so it is optimistic: read the
+value, compare it here, then a script writes only if the stored bytes are still those read
+(otherwise read again). Every key here shares the ``{<ns>}`` hash tag, so all of it, the
+script included, runs unchanged on a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import anyio
-from redis.exceptions import RedisError, WatchError
 from typing_extensions import Self
 
 from qtasks.exceptions import ConfigurationError
 from qtasks.interfaces.global_config import GlobalConfig
 from qtasks_redis import keys
-from qtasks_redis._connection import ErrorKinds, RedisConnection
+from qtasks_redis._connection import CLIENT_ERRORS, ErrorKinds, RedisConnection, ScriptCall
 from qtasks_redis._options import parse_settings
 from qtasks_redis.exceptions import RedisGlobalConfigConnectionError, RedisGlobalConfigError
 
@@ -132,34 +133,26 @@ class RedisGlobalConfig(GlobalConfig):
         """Set ``key`` to ``value`` only while it holds ``expected``; atomic across clients."""
         name = self._key(key)
         index = keys.config_index_key(self.namespace)
-        data = None if value is None else self.serializer.dumps(value)
-        try:
-            async with self.connection.client.pipeline(transaction=True) as pipe:
-                while True:
-                    try:
-                        await pipe.watch(name)
-                        raw = cast("bytes | None", await pipe.get(name))
-                        current = None if raw is None else self.serializer.loads(raw)
-                        if current != expected:
-                            await pipe.unwatch()  # type: ignore[no-untyped-call]
-                            return False
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        if data is None:
-                            pipe.delete(name)
-                            pipe.zrem(index, key)
-                        elif ttl is None:
-                            pipe.set(name, data)
-                            pipe.zadd(index, {key: math.inf})
-                        else:
-                            pipe.set(name, data, px=max(1, math.ceil(ttl * 1000)))
-                            pipe.zadd(index, {key: time.time() + ttl})
-                        await pipe.execute()
-                    except WatchError:
-                        continue  # another client wrote in between: look again
-                    self.connection.ok()
-                    return True
-        except (RedisError, OSError) as exc:
-            raise self.connection.wrap(exc, _ERRORS, f"compare-and-set config key {key!r}") from exc
+        data = b"" if value is None else self.serializer.dumps(value)
+        doing = f"compare-and-set config key {key!r}"
+        while True:
+            (raw,) = await self._run(doing, ("GET", name))
+            current = None if raw is None else self.serializer.loads(raw)
+            if current != expected:
+                return False
+            if ttl is None:
+                ttl_ms, expires = b"", "+inf"
+            else:
+                ttl_ms, expires = b"%d" % max(1, math.ceil(ttl * 1000)), repr(time.time() + ttl)
+            had = (b"0", b"") if raw is None else (b"1", raw)
+            (written,) = await self.connection.pipeline(
+                _ERRORS,
+                doing,
+                [ScriptCall("config_cas", (name, index), (*had, data, ttl_ms, key, expires))],
+            )
+            if written:
+                return True
+            # Another client wrote in between: read and compare again.
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Send ``message`` to the current subscribers of ``channel``."""
@@ -193,7 +186,7 @@ class RedisGlobalConfig(GlobalConfig):
         subscriber = self.connection.subscriber
         try:
             await subscriber.subscribe(name, deliver)
-        except (RedisError, OSError) as exc:
+        except CLIENT_ERRORS as exc:
             subscriber.unsubscribe(name, deliver)
             raise self.connection.wrap(exc, _ERRORS, f"subscribe to {channel!r}") from exc
         try:

@@ -21,9 +21,10 @@ Layout (``<ns>`` is the app name and ``<q>`` a queue name, both escaped so that 
     channel qtasks:<ns>:chan:<name>     a global-config channel
 
 The text in braces is a Redis Cluster hash tag: every key one queue's scripts touch sits in
-the same slot, and so do the global-config keys. Task records carry no tag, so they spread over
-a cluster; the record-writing script, MGET and DEL address many of them at once, which a
-cluster client would have to split by slot (this release uses the single-server client).
+the same slot, and so do the global-config keys. Task records carry no tag, so they spread
+over every slot of a cluster; on a cluster (``?cluster=true``) the record script, MGET and DEL
+are sent once per slot of the records they address (``group_by_slot``), on one server once
+per batch.
 
 A message id is ``<16 hex digits of seq>:<priority>:<uuid>``: unique, self-describing (the Lua
 scripts read the priority from it when a message returns to the ready set), and, compared as
@@ -32,6 +33,8 @@ bytes, in enqueue order, which is how Redis orders zset members of equal score.
 
 from __future__ import annotations
 
+import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "config_key_prefix",
     "done_channel",
     "escape",
+    "group_by_slot",
     "hash_slot",
     "parse_message_id",
     "pubsub_channel",
@@ -149,22 +153,32 @@ def parse_message_id(mid: bytes) -> tuple[int, str | None]:
 # -- Redis Cluster slots --------------------------------------------------------------------
 
 
-def _crc16(data: bytes) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
-
-
 def hash_slot(key: str | bytes) -> int:
-    """The Redis Cluster slot of ``key`` (CRC16 of its hash tag, or of the whole key)."""
+    """The Redis Cluster slot of ``key`` (CRC16 of its hash tag, or of the whole key).
+
+    Redis' CRC16 is the XMODEM variant, which ``binascii.crc_hqx`` computes in C.
+    """
     raw = key.encode() if isinstance(key, str) else key
     start = raw.find(b"{")
     if start != -1:
         end = raw.find(b"}", start + 1)
         if end > start + 1:
             raw = raw[start + 1 : end]
-    return _crc16(raw) % 16384
+    return binascii.crc_hqx(raw, 0) % 16384
+
+
+def group_by_slot(names: Sequence[str]) -> list[list[int]]:
+    """Positions of ``names`` grouped by cluster slot, groups in order of first appearance.
+
+    A cluster runs a multi-key command or script only when every key is in one slot, so a
+    batch of task records (which carry no hash tag) is split this way.
+    """
+    groups: dict[int, list[int]] = {}
+    for position, name in enumerate(names):
+        slot = hash_slot(name)
+        found = groups.get(slot)
+        if found is None:
+            groups[slot] = [position]
+        else:
+            found.append(position)
+    return list(groups.values())

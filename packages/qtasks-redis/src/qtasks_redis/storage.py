@@ -6,6 +6,10 @@ A finished record gets the result TTL and is published, whole, on the task's don
 ``wait`` subscribes to that channel on the shared subscriber connection *before* reading the
 record, so a task that finished earlier is found by the read and one that finishes later by
 the message.
+
+On a Redis Cluster records (which carry no hash tag) spread over every slot; a batch is then
+written, read and deleted with one command per slot it touches (see ``keys.group_by_slot``),
+all in one cluster pipeline, while one server gets one command per batch.
 """
 
 from __future__ import annotations
@@ -18,14 +22,19 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import anyio
-from redis.exceptions import RedisError
 from typing_extensions import Self
 
 from qtasks.exceptions import ConfigurationError
 from qtasks.interfaces.storage import Storage
 from qtasks.task import FINAL_STATUSES, Task, TaskStatus
 from qtasks_redis import keys
-from qtasks_redis._connection import Command, ErrorKinds, RedisConnection, ScriptCall
+from qtasks_redis._connection import (
+    CLIENT_ERRORS,
+    Command,
+    ErrorKinds,
+    RedisConnection,
+    ScriptCall,
+)
 from qtasks_redis._options import parse_settings
 from qtasks_redis.exceptions import RedisStorageConnectionError, RedisStorageError
 
@@ -110,10 +119,18 @@ class RedisStorage(Storage):
     def save_commands(
         self, tasks: Sequence[Task], only_if: Collection[TaskStatus] | None = None
     ) -> list[Command]:
-        """Pipeline entries that write ``tasks`` (finished ones are also published).
+        """Pipeline entries that write ``tasks`` (finished ones are also published)."""
+        return self._save_plan(tasks, only_if)[0]
+
+    def _save_plan(
+        self, tasks: Sequence[Task], only_if: Collection[TaskStatus] | None
+    ) -> tuple[list[Command], list[int] | None]:
+        """The script calls that write ``tasks``, and the order their replies come back in.
 
         One script call per chunk of records: a Python round of packing and parsing per
-        command costs more than the server's work, so records travel together.
+        command costs more than the server's work, so records travel together. The order
+        is ``None`` when the replies follow ``tasks``; otherwise it lists, per reply, the
+        position in ``tasks`` of the record it answers for.
         """
         allowed = b""
         if only_if is not None:
@@ -121,32 +138,51 @@ class RedisStorage(Storage):
         namespace = self.namespace
         prefix_len = len(keys.task_key(namespace, ""))
         channel = keys.done_channel(namespace, "")
+        final_ms = _ms(self.result_ttl)
         commands: list[Command] = []
-        for pending_ttl, group in self._by_pending_ttl(tasks):
-            head = (allowed, _ms(self.result_ttl), _ms(pending_ttl), prefix_len, channel)
-            for start in range(0, len(group), _CHUNK):
-                chunk = group[start : start + _CHUNK]
+        base = self.pending_ttl
+        if not self.connection.cluster and (base is None or all(t.eta is None for t in tasks)):
+            head = (allowed, final_ms, _ms(base), prefix_len, channel)
+            for start in range(0, len(tasks), _CHUNK):
+                chunk = tasks[start : start + _CHUNK]
                 names = [keys.task_key(namespace, task.uuid) for task in chunk]
                 values = [self.encode_value(task) for task in chunk]
                 commands.append(ScriptCall("save", names, (*head, *values)))
-        return commands
+            return commands, None
+        names = [keys.task_key(namespace, task.uuid) for task in tasks]
+        order: list[int] = []
+        for pending_ttl, positions in self._groups(tasks, names):
+            head = (allowed, final_ms, _ms(pending_ttl), prefix_len, channel)
+            for start in range(0, len(positions), _CHUNK):
+                part = positions[start : start + _CHUNK]
+                values = [self.encode_value(tasks[i]) for i in part]
+                commands.append(ScriptCall("save", [names[i] for i in part], (*head, *values)))
+                order += part
+        return commands, order
 
-    def _by_pending_ttl(self, tasks: Sequence[Task]) -> list[tuple[float | None, Sequence[Task]]]:
-        """Records grouped by how long an unfinished one may live.
+    def _groups(
+        self, tasks: Sequence[Task], names: Sequence[str]
+    ) -> list[tuple[float | None, list[int]]]:
+        """Positions of ``tasks`` grouped by record lifetime, and by slot on a cluster.
 
-        An unfinished record outlives ``pending_ttl`` by however long its task waits for its
-        ``eta``, so a task delayed for a month is not forgotten after a week. Usually every
-        record of a batch falls in one group.
+        A script may only touch keys of one slot on a cluster. An unfinished record outlives
+        ``pending_ttl`` by however long its task waits for its ``eta``, so a task delayed for
+        a month is not forgotten after a week.
         """
         base = self.pending_ttl
-        if base is None or all(task.eta is None for task in tasks):
-            return [(base, tasks)]
         now = time.time()
-        groups: dict[float, list[Task]] = {}
+        ttls: list[float | None] = []
         for task in tasks:
-            wait = 0.0 if task.eta is None else max(0.0, task.eta.timestamp() - now)
-            groups.setdefault(base + math.ceil(wait), []).append(task)
-        return list(groups.items())
+            if base is None or task.eta is None:
+                ttls.append(base)
+            else:
+                ttls.append(base + math.ceil(max(0.0, task.eta.timestamp() - now)))
+        slots = keys.group_by_slot(names) if self.connection.cluster else [list(range(len(tasks)))]
+        groups: dict[tuple[int, float | None], list[int]] = {}
+        for number, positions in enumerate(slots):
+            for position in positions:
+                groups.setdefault((number, ttls[position]), []).append(position)
+        return [(ttl, positions) for (_, ttl), positions in groups.items()]
 
     # -- Storage -----------------------------------------------------------------------------
 
@@ -156,19 +192,27 @@ class RedisStorage(Storage):
         """Write records; with ``only_if``, each one only if its stored status allows it."""
         if not tasks:
             return []
-        replies = await self.connection.pipeline(
-            _ERRORS, "store tasks", self.save_commands(tasks, only_if)
-        )
-        return [bool(w) for reply in replies for w in reply]
+        commands, order = self._save_plan(tasks, only_if)
+        replies = await self.connection.pipeline(_ERRORS, "store tasks", commands)
+        written = [bool(w) for reply in replies for w in reply]
+        if order is None:
+            return written
+        result = [False] * len(tasks)
+        for position, flag in zip(order, written, strict=True):
+            result[position] = flag
+        return result
 
     async def get_many(self, uuids: Sequence[str]) -> list[Task | None]:
         """Load records in one MGET, ``None`` for unknown or expired ones."""
         if not uuids:
             return []
         namespace = self.namespace
-        (values,) = await self.connection.pipeline(
-            _ERRORS, "load tasks", [("MGET", *(keys.task_key(namespace, u) for u in uuids))]
-        )
+        if self.connection.cluster:
+            values = await self._get_by_slot([keys.task_key(namespace, u) for u in uuids])
+        else:
+            (values,) = await self.connection.pipeline(
+                _ERRORS, "load tasks", [("MGET", *(keys.task_key(namespace, u) for u in uuids))]
+            )
         return [
             None if value is None else self.decode_value(uuid, value)
             for uuid, value in zip(uuids, values, strict=True)
@@ -178,11 +222,24 @@ class RedisStorage(Storage):
         """Remove records; return how many existed."""
         if not uuids:
             return 0
-        namespace = self.namespace
-        (removed,) = await self.connection.pipeline(
-            _ERRORS, "delete tasks", [("DEL", *(keys.task_key(namespace, u) for u in uuids))]
+        names = [keys.task_key(self.namespace, u) for u in uuids]
+        groups = keys.group_by_slot(names) if self.connection.cluster else [range(len(names))]
+        removed = await self.connection.pipeline(
+            _ERRORS, "delete tasks", [("DEL", *(names[i] for i in group)) for group in groups]
         )
-        return int(removed)
+        return sum(int(count) for count in removed)
+
+    async def _get_by_slot(self, names: Sequence[str]) -> list[bytes | None]:
+        """MGET once per cluster slot, the values put back in the order of ``names``."""
+        groups = keys.group_by_slot(names)
+        replies = await self.connection.pipeline(
+            _ERRORS, "load tasks", [("MGET", *(names[i] for i in group)) for group in groups]
+        )
+        values: list[bytes | None] = [None] * len(names)
+        for group, reply in zip(groups, replies, strict=True):
+            for position, value in zip(group, reply, strict=True):
+                values[position] = value
+        return values
 
     async def wait(self, uuid: str, timeout: float | None) -> Task | None:
         """Return the final record once it is written, or ``None`` after ``timeout``."""
@@ -202,12 +259,17 @@ class RedisStorage(Storage):
             rechecks.add(check)
             check.add_done_callback(rechecks.discard)
 
-        subscriber = self.connection.subscriber
+        connection = self.connection
+        subscriber = (
+            connection.subscriber_for(keys.task_key(self.namespace, uuid))
+            if connection.cluster
+            else connection.subscriber
+        )
         with anyio.move_on_after(math.inf if timeout is None else timeout):
             try:
                 try:
                     await subscriber.subscribe(channel, deliver)
-                except (RedisError, OSError) as exc:
+                except CLIENT_ERRORS as exc:
                     raise self.connection.wrap(exc, _ERRORS, f"wait for task {uuid}") from exc
                 record = await self.get(uuid)
                 if record is not None and record.is_finished:
@@ -222,10 +284,8 @@ class RedisStorage(Storage):
 
     async def _recheck(self, uuid: str, arrived: asyncio.Future[bytes]) -> None:
         key = keys.task_key(self.namespace, uuid)
-        with contextlib.suppress(RedisError, OSError):
-            value: bytes | None = await self.connection.client.execute_command(  # type: ignore[no-untyped-call]
-                "GET", key
-            )
+        with contextlib.suppress(*CLIENT_ERRORS):
+            value: bytes | None = await self.connection.client.execute_command("GET", key)
             if value is not None and not arrived.done():
                 status = value.partition(b"|")[0].decode(errors="replace")
                 if status in {s.value for s in FINAL_STATUSES}:
