@@ -7,6 +7,7 @@ hook then stops the components cleanly while the interpreter can still run them.
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import anyio
@@ -36,6 +37,11 @@ class LoopThread:
         return self._portal
 
     def _run(self) -> None:
+        # SIGINT and SIGTERM belong to the main thread, where the sync app's handlers are. If
+        # the kernel picked this thread (or a worker thread it starts, which inherit the mask),
+        # a main thread blocked on a lock would never wake to run its handler.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             anyio.run(self._main)
         except BaseException as exc:  # reported to the thread that started us

@@ -14,6 +14,7 @@ import signal
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from functools import partial
 from types import FrameType, TracebackType
@@ -255,7 +256,12 @@ class QueueTasks:
         # Handlers go in before the worker starts, so no signal can slip past them.
         with _forward_signals(portal, worker):
             future, _ = portal.start_task(partial(self.aio.serve_worker, worker))
-            future.result()
+            while True:  # wake now and then: a signal handler runs only between waits
+                try:
+                    future.result(timeout=0.5)
+                except FutureTimeout:
+                    continue
+                break
 
     @contextmanager
     def running(
