@@ -177,15 +177,7 @@ def test_an_unreachable_broker_is_one_line_without_the_password(tmp_path: Path) 
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
     env = {**os.environ, "QTASKS_TEST_APP": "unreachable", "QTASKS_TEST_REDIS": url}
     for args in (["add", "add", "1", "2"], ["run"], ["queues"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "qtasks_cli", "-A", "capp:app", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = qtasks((tmp_path, env), *args)
         assert result.returncode == 3, result.stderr
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("Error: cannot reach the ")

@@ -102,26 +102,27 @@ async def test_run_forever_processes_fire_each_tick_once_and_hand_over(
 ) -> None:
     clock = ManualClock(START)
     group_timers = timers(apps, clock, ttl=1.0)
+
+    async def tick_through(ticks: range) -> None:
+        for tick in ticks:
+            clock.advance(1)
+            while await queued(apps[0]) < tick:
+                await anyio.sleep(0.01)
+
     async with anyio.create_task_group() as group:
         for timer in group_timers:
             group.start_soon(timer.run_forever)
         with anyio.fail_after(10):
             while not any(t.is_leader for t in group_timers):
                 await anyio.sleep(0.01)
-            for tick in range(1, 6):
-                clock.advance(1)
-                while await queued(apps[0]) < tick:
-                    await anyio.sleep(0.01)
+            await tick_through(range(1, 6))
             await anyio.sleep(0.1)
             assert await queued(apps[0]) == 5
             leader = next(t for t in group_timers if t.is_leader)
             leader.stop()  # a clean stop releases the lease: another takes over at once
             while not any(t.is_leader for t in group_timers if t is not leader):
                 await anyio.sleep(0.01)
-            for tick in range(6, 9):
-                clock.advance(1)
-                while await queued(apps[0]) < tick:
-                    await anyio.sleep(0.01)
+            await tick_through(range(6, 9))
         await anyio.sleep(0.1)
         assert await queued(apps[0]) == 8
         assert sum(t.is_leader for t in group_timers) == 1

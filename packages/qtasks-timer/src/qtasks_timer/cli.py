@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from qtasks_timer._registry import attached
+from qtasks.exceptions import ConfigurationError
+from qtasks_timer.service import run_timers
 
 if TYPE_CHECKING:
     import click
@@ -39,13 +40,10 @@ def timer_command() -> click.Command:
     )
 
     def chosen(context: AppContext, names: tuple[str, ...]) -> list[AsyncTimer]:
-        timers = attached(context.app)
-        if not timers:
-            raise CliError(
-                f"app '{context.app.name}' has no timers; create one with AsyncTimer(app) or "
-                "SyncTimer(app) in the module that defines it",
-                ExitCode.USAGE,
-            )
+        try:
+            timers = run_timers.check(context.app)
+        except ConfigurationError as exc:
+            raise CliError(str(exc), ExitCode.USAGE) from None
         if not names:
             return timers
         unknown = sorted(set(names) - {t.name for t in timers})
@@ -119,7 +117,7 @@ def timer_command() -> click.Command:
         show_default=True,
     )
     @pass_app_context
-    def run_timers(context: AppContext, *, names: tuple[str, ...], log_level: str) -> None:
+    def run_command(context: AppContext, *, names: tuple[str, ...], log_level: str) -> None:
         """Run the app's timers in this process, without a worker, until SIGINT/SIGTERM.
 
         Any number of these (and of workers started with --timer) may run: each tick is

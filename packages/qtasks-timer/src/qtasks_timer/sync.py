@@ -147,12 +147,9 @@ class SyncTimer:
             token = self._token
         if token is not None:
             try:
-                anyio.from_thread.run_sync(self._stop_on_loop, token=token)
+                anyio.from_thread.run_sync(self.aio.stop, token=token)
             except RuntimeError:  # already on the loop thread, or the loop has gone
                 self.aio.stop()
-
-    def _stop_on_loop(self) -> None:
-        self.aio.stop()
 
     async def _serve(self, started: threading.Event | None = None) -> None:
         with self._lock:

@@ -20,7 +20,6 @@ from datetime import timedelta, timezone, tzinfo
 from typing import Any, Protocol, TypeVar
 
 import anyio
-import anyio.lowlevel
 
 from qtasks.asyncio import QueueTasks as AsyncQueueTasks
 from qtasks.exceptions import ConfigurationError, UnknownTaskError
@@ -94,7 +93,6 @@ class AsyncTimer:
         self._states: dict[str, tuple[Any, ScheduleState]] = {}
         self._wake: anyio.Event | None = None
         self._stop: anyio.Event | None = None
-        self._token: anyio.lowlevel.EventLoopToken | None = None
         attach(app, self)
 
     def __repr__(self) -> str:
@@ -279,7 +277,6 @@ class AsyncTimer:
         if self._stop is not None:
             raise RuntimeError(f"timer '{self.name}' is already running")
         self._stop = anyio.Event()
-        self._token = anyio.lowlevel.current_token()
         try:
             await self.app.start()
             logger.info(
@@ -296,7 +293,6 @@ class AsyncTimer:
                 group.cancel_scope.cancel()
         finally:
             self._stop = None
-            self._token = None
             with anyio.CancelScope(shield=True):
                 await self._step_down()
 
