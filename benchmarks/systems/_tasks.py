@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ._base import Environment
+from ._base import Environment, TaskName
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-__all__ = ["anap", "anoop", "aprobe", "nap", "noop", "probe"]
+__all__ = ["ASYNC_BODIES", "SYNC_BODIES", "anap", "anoop", "aprobe", "nap", "noop", "probe"]
 
 _sync: tuple[int, redis.Redis] | None = None
 _async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
@@ -74,3 +75,9 @@ async def anap(key: str, seconds: float) -> None:
     """Sleep (yielding the event loop), then INCR ``key``."""
     await asyncio.sleep(seconds)
     await _aclient().incr(key)
+
+
+#: The bodies by task name, for the libraries whose workers run plain functions.
+SYNC_BODIES: dict[TaskName, Callable[..., Any]] = {"noop": noop, "probe": probe, "nap": nap}
+#: The bodies by task name, for the libraries whose workers run coroutines.
+ASYNC_BODIES: dict[TaskName, Callable[..., Any]] = {"noop": anoop, "probe": aprobe, "nap": anap}

@@ -9,7 +9,6 @@ through pub/sub (no client polling to tune).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _tasks
@@ -21,12 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SYSTEMS", "CeleryRedis"]
 
-_BODIES: dict[TaskName, Callable[..., Any]] = {
-    "noop": _tasks.noop,
-    "probe": _tasks.probe,
-    "nap": _tasks.nap,
-}
-
 
 def _app(broker: str, backend: str) -> Celery:
     from celery import Celery
@@ -37,7 +30,7 @@ def _app(broker: str, backend: str) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
     )
-    for name, body in _BODIES.items():
+    for name, body in _tasks.SYNC_BODIES.items():
         app.task(name=name)(body)
     return app
 
@@ -59,7 +52,7 @@ class CeleryRedis(RedisSystem):
 
     async def connect(self) -> None:
         self.app = _app(self.broker_url(), self.url)
-        self.tasks = {name: self.app.tasks[name] for name in _BODIES}
+        self.tasks = {name: self.app.tasks[name] for name in _tasks.SYNC_BODIES}
 
     async def disconnect(self) -> None:
         self.app.close()

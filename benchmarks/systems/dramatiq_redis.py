@@ -10,7 +10,6 @@ dramatiq warning about each discarded result). Results are waited for with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _tasks
@@ -22,12 +21,6 @@ if TYPE_CHECKING:
     from dramatiq.results.backends import RedisBackend
 
 __all__ = ["SYSTEMS", "DramatiqRedis", "DramatiqRedisTwoProcesses", "build_broker", "setup_worker"]
-
-_BODIES: dict[TaskName, Callable[..., Any]] = {
-    "noop": _tasks.noop,
-    "probe": _tasks.probe,
-    "nap": _tasks.nap,
-}
 
 
 def build_broker(
@@ -52,7 +45,7 @@ def build_broker(
     dramatiq.set_broker(broker)
     actors = {
         name: dramatiq.actor(body, actor_name=name, store_results=True, broker=broker)
-        for name, body in _BODIES.items()
+        for name, body in _tasks.SYNC_BODIES.items()
     }
     return broker, backend, actors
 

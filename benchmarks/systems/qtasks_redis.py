@@ -9,11 +9,9 @@ waited for with ``add_task(..., timeout=)``. Bulk enqueue is ``add_tasks``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from . import _tasks
-from ._base import TaskName
 from ._qtasks import QTasksProducer, make_app
 from ._redis import RedisSystem
 
@@ -21,12 +19,6 @@ if TYPE_CHECKING:
     from qtasks.asyncio import QueueTasks
 
 __all__ = ["SYSTEMS", "QTasksRedis"]
-
-_BODIES: dict[TaskName, Callable[..., Any]] = {
-    "noop": _tasks.anoop,
-    "probe": _tasks.aprobe,
-    "nap": _tasks.anap,
-}
 
 
 class QTasksRedis(QTasksProducer, RedisSystem):
@@ -51,14 +43,14 @@ class QTasksRedis(QTasksProducer, RedisSystem):
         return None
 
     async def connect(self) -> None:
-        self.app: QueueTasks = make_app(self.broker_url(), _BODIES, self.storage_url())
+        self.app: QueueTasks = make_app(self.broker_url(), _tasks.ASYNC_BODIES, self.storage_url())
         await self.app.start()
 
     async def disconnect(self) -> None:
         await self.app.stop()
 
     def serve(self) -> None:
-        app = make_app(self.broker_url(), _BODIES, self.storage_url())
+        app = make_app(self.broker_url(), _tasks.ASYNC_BODIES, self.storage_url())
         asyncio.run(app.run_forever(concurrency=self.concurrency))
 
 

@@ -9,7 +9,7 @@ plain functions, found by import path in the worker (``benchmarks.systems._tasks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _tasks
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["SYSTEMS", "RqPool", "RqSimple"]
 
 QUEUE = "bench"
-
-_BODIES: dict[TaskName, Callable[..., Any]] = {
-    "noop": _tasks.noop,
-    "probe": _tasks.probe,
-    "nap": _tasks.nap,
-}
 
 
 class RqPool(RedisSystem):
@@ -54,14 +48,14 @@ class RqPool(RedisSystem):
         self.redis.close()
 
     async def enqueue(self, task: TaskName, args: tuple[Any, ...]) -> None:
-        self.queue.enqueue(_BODIES[task], *args)
+        self.queue.enqueue(_tasks.SYNC_BODIES[task], *args)
 
     async def enqueue_bulk(self, task: TaskName, calls: Sequence[tuple[Any, ...]]) -> None:
-        body = _BODIES[task]
+        body = _tasks.SYNC_BODIES[task]
         self.queue.enqueue_many([self.queue.prepare_data(body, args) for args in calls])
 
     async def call(self, task: TaskName, args: tuple[Any, ...], timeout: float) -> None:
-        job = self.queue.enqueue(_BODIES[task], *args)
+        job = self.queue.enqueue(_tasks.SYNC_BODIES[task], *args)
         result = job.latest_result(timeout=max(1, round(timeout)))
         if result is None:
             raise TimeoutError(f"no result for job {job.id} within {timeout} s")

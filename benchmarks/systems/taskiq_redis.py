@@ -8,7 +8,6 @@ for with ``wait_result(check_interval=0.01)``: taskiq's client polls, and its de
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _tasks
@@ -24,18 +23,12 @@ __all__ = ["SYSTEMS", "TaskiqRedis", "make_broker"]
 #: Client-side result polling interval (taskiq's default is 0.2 s).
 CHECK_INTERVAL = 0.01
 
-_BODIES: dict[TaskName, Callable[..., Any]] = {
-    "noop": _tasks.anoop,
-    "probe": _tasks.aprobe,
-    "nap": _tasks.anap,
-}
-
 
 def _broker(url: str) -> tuple[AsyncBroker, dict[TaskName, AsyncTaskiqDecoratedTask[Any, Any]]]:
     from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
     broker = ListQueueBroker(url).with_result_backend(RedisAsyncResultBackend(url))
-    tasks = {name: broker.task(task_name=name)(body) for name, body in _BODIES.items()}
+    tasks = {name: broker.task(task_name=name)(body) for name, body in _tasks.ASYNC_BODIES.items()}
     return broker, tasks
 
 
