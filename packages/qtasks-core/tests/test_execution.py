@@ -293,8 +293,30 @@ async def test_messages_delivered_too_often_are_dead_lettered(app: QueueTasks) -
         final = await app.wait_result(record.uuid, 5)
     assert final.status == "error"
     assert final.error == "dead-lettered: delivered 6 times without finishing (max_deliveries=5)"
+    assert final.retries == 5  # the five earlier deliveries
     dead = await broker.dead_letters()
     assert [d.uuid for d in dead] == [record.uuid]
+
+
+async def test_a_dead_lettered_retry_counts_its_attempts_and_its_redeliveries(
+    app: QueueTasks,
+) -> None:
+    broker = app.broker
+    assert isinstance(broker, MemoryBroker)
+
+    @app.task
+    def job() -> None:
+        return None
+
+    third = TaskMessage("u-third", "job", (), {}, 0, "default", created_at=1.0, attempt=3)
+    broker.push_raw("default", third.encode(app.serializer), uuid=third.uuid)
+    for _ in range(5):  # as if five workers crashed while holding the third attempt
+        (delivery,) = await broker.receive(["default"], 1, 1)
+        await broker.nack([delivery])
+    async with app.running(max_deliveries=5):
+        final = await app.wait_result(third.uuid, 5)
+    assert final.error is not None and final.error.startswith("dead-lettered: delivered 6")
+    assert final.retries == 2 + 5  # two error retries before it, five redeliveries of it
 
 
 async def test_a_redelivered_task_whose_result_is_stored_is_not_run_again(app: QueueTasks) -> None:

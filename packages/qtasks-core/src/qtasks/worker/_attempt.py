@@ -13,6 +13,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,6 @@ from qtasks.exceptions import CancelTask
 from qtasks.executor.default import failure_outcome
 from qtasks.interfaces.broker import OutgoingMessage
 from qtasks.interfaces.executor import Outcome, TaskCall, TaskExecutor
-from qtasks.message import TaskMessage
 from qtasks.plugins._manager import ATTEMPT_ENDING, Hook, Plugins, TaskHooks
 from qtasks.task import Attempt, Task, TaskStatus, utcnow
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from qtasks.asyncio import QueueTasks
     from qtasks.definition import TaskDefinition
     from qtasks.interfaces.worker import Worker
+    from qtasks.message import TaskMessage
 
 __all__ = [
     "abandon_attempt",
@@ -154,17 +155,10 @@ async def conclude_attempt(
             outcome.returning = await plugins.replace_value(
                 hooks.after_execute, outcome.returning, call
             )
-        try:
-            app.serializer.dumps(outcome.returning)
-        except (TypeError, ValueError) as exc:
-            outcome = _unstorable(app, call, outcome, exc)
+        outcome = _storable(app, call, outcome)
     if outcome.status is TaskStatus.ERROR and hooks.on_error:
         outcome = await plugins.replace_value(hooks.on_error, outcome, call, expect=Outcome)
-        if outcome.status is TaskStatus.SUCCESS:
-            try:
-                app.serializer.dumps(outcome.returning)
-            except (TypeError, ValueError) as exc:
-                outcome = _unstorable(app, call, outcome, exc)
+        outcome = _storable(app, call, outcome)
     if outcome.status is TaskStatus.RETRY and hooks.on_retry:
         outcome = await plugins.replace_value(hooks.on_retry, outcome, call, expect=Outcome)
     if outcome.status is TaskStatus.SUCCESS and hooks.on_success:
@@ -203,17 +197,23 @@ async def _after_attempt(
         )
 
 
-def _unstorable(app: QueueTasks, call: TaskCall, outcome: Outcome, exc: Exception) -> Outcome:
-    """The error outcome for a result the serializer refused."""
-    return Outcome(
-        TaskStatus.ERROR,
-        error=(
-            f"TypeError: the result of task '{call.message.task_name}' "
-            f"({type(outcome.returning).__name__}) cannot be stored by "
-            f"{app.serializer.name}: {exc}. Return JSON-compatible data or "
-            "give the app a serializer that handles this type"
-        ),
-    )
+def _storable(app: QueueTasks, call: TaskCall, outcome: Outcome) -> Outcome:
+    """``outcome``, or an error in its place for a success whose result cannot be stored."""
+    if outcome.status is not TaskStatus.SUCCESS:
+        return outcome
+    try:
+        app.serializer.dumps(outcome.returning)
+    except (TypeError, ValueError) as exc:
+        return Outcome(
+            TaskStatus.ERROR,
+            error=(
+                f"TypeError: the result of task '{call.message.task_name}' "
+                f"({type(outcome.returning).__name__}) cannot be stored by "
+                f"{app.serializer.name}: {exc}. Return JSON-compatible data or "
+                "give the app a serializer that handles this type"
+            ),
+        )
+    return outcome
 
 
 def _write(app: QueueTasks, call: TaskCall, outcome: Outcome) -> OutgoingMessage | None:
@@ -235,19 +235,11 @@ def _write(app: QueueTasks, call: TaskCall, outcome: Outcome) -> OutgoingMessage
         return None
     eta = time.time() + outcome.retry_delay if outcome.retry_delay > 0 else None
     record.eta = None if eta is None else datetime.fromtimestamp(eta, timezone.utc)
-    following = TaskMessage(
-        uuid=message.uuid,
-        task_name=message.task_name,
-        args=message.args,
-        kwargs=message.kwargs,
-        priority=message.priority,
-        queue=message.queue,
-        created_at=message.created_at,
+    following = replace(
+        message,
         attempt=message.attempt + 1,
-        parent_uuid=message.parent_uuid,
         eta=eta,
         history=[*message.history, attempt.to_dict()],
-        headers=message.headers,
     )
     body = following.encode(app.serializer)
     return OutgoingMessage(message.uuid, message.queue, message.priority, body, eta)

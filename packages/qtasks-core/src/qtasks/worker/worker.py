@@ -105,7 +105,12 @@ class _Item:
 
     @property
     def retries(self) -> int:
-        return (self.message.attempt - 1) + (self.delivery.delivery_count - 1)
+        return _retries(self.message, self.delivery)
+
+
+def _retries(message: TaskMessage, delivery: Delivery) -> int:
+    """Extra runs so far: earlier attempts (error retries) and redeliveries alike."""
+    return (message.attempt - 1) + (delivery.delivery_count - 1)
 
 
 class QueueWorker(Worker):
@@ -382,7 +387,7 @@ class QueueWorker(Worker):
     def _reject_unknown(self, delivery: Delivery, message: TaskMessage) -> None:
         error = UnknownTaskError(message.task_name, self._registry.names(), uuid=message.uuid)
         logger.error("%s (uuid %s)", error, message.uuid)
-        record = message.record(TaskStatus.ERROR, retries=message.attempt - 1)
+        record = message.record(TaskStatus.ERROR, retries=_retries(message, delivery))
         now = utcnow()
         record.error = f"UnknownTaskError: {error}"
         record.updated_at = record.finished_at = now
@@ -399,7 +404,7 @@ class QueueWorker(Worker):
             return
         if message is None:
             return
-        record = message.record(TaskStatus.ERROR, retries=delivery.delivery_count - 1)
+        record = message.record(TaskStatus.ERROR, retries=_retries(message, delivery))
         now = utcnow()
         record.error = f"dead-lettered: {reason}"
         record.updated_at = record.finished_at = now
