@@ -24,10 +24,10 @@ from typing import Any
 import anyio
 from typing_extensions import Self
 
-from qtasks.exceptions import ConfigurationError
 from qtasks.interfaces.storage import Storage
 from qtasks.task import FINAL_STATUSES, Task, TaskStatus
 from qtasks_redis import keys
+from qtasks_redis._component import RedisComponent
 from qtasks_redis._connection import (
     CLIENT_ERRORS,
     Command,
@@ -35,7 +35,6 @@ from qtasks_redis._connection import (
     RedisConnection,
     ScriptCall,
 )
-from qtasks_redis._options import parse_settings
 from qtasks_redis.exceptions import RedisStorageConnectionError, RedisStorageError
 
 __all__ = ["RedisStorage"]
@@ -50,7 +49,7 @@ def _ms(seconds: float | None) -> bytes:
     return b"" if seconds is None else b"%d" % max(1, math.ceil(seconds * 1000))
 
 
-class RedisStorage(Storage):
+class RedisStorage(RedisComponent, Storage):
     """Task records in Redis, shared by every process of the app.
 
     ``result_ttl`` (default one day) bounds finished records; ``pending_ttl`` (default a
@@ -67,34 +66,14 @@ class RedisStorage(Storage):
         pending_ttl: float | None = _UNSET,
         **options: Any,
     ) -> None:
-        if connection is None:
-            connection = RedisConnection(parse_settings(url, **options))
-        elif url is not None or options:
-            raise ConfigurationError(
-                "give RedisStorage a URL and options, or a connection; not both"
-            )
-        settings = connection.settings
+        settings = self._use_connection(url, connection, options).settings
         super().__init__(result_ttl=settings.result_ttl if result_ttl is _UNSET else result_ttl)
         self.pending_ttl = settings.pending_ttl if pending_ttl is _UNSET else pending_ttl
-        self.connection = connection
-        self._started = False
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
         """``redis://...?result_ttl=3600&pending_ttl=none`` (also rediss, unix)."""
         return cls(url, **options)
-
-    async def start(self) -> None:
-        """Join the shared connection."""
-        if not self._started:
-            await self.connection.acquire()
-            self._started = True
-
-    async def stop(self) -> None:
-        """Leave the shared connection."""
-        if self._started:
-            self._started = False
-            await self.connection.release()
 
     # -- encoding ----------------------------------------------------------------------------
 
