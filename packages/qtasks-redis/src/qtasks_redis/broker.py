@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
@@ -195,19 +195,19 @@ class RedisBroker(RedisComponent, Broker):
         self,
         script: str,
         deliveries: Sequence[Delivery],
-        args_of: Any,
+        args_of: Callable[[Delivery], Sequence[Any]],
         head: Sequence[Any] = (),
     ) -> list[Command]:
-        by_queue: dict[str, list[Any]] = {}
+        """One ``script`` call per queue and chunk of deliveries: ``head``, then their args."""
+        by_queue: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
-            by_queue.setdefault(delivery.queue, []).extend(args_of(delivery))
-        width = 1 if script == "heartbeat" else 2
+            by_queue.setdefault(delivery.queue, []).append(delivery)
         commands: list[Command] = []
-        for queue, args in by_queue.items():
+        for queue, queued in by_queue.items():
             queue_keys = self._keys(queue).all()
             commands += [
-                ScriptCall(script, queue_keys, [*head, *chunk])
-                for chunk in _chunks(args, width * _CHUNK)
+                ScriptCall(script, queue_keys, [*head, *(a for d in chunk for a in args_of(d))])
+                for chunk in _chunks(queued, _CHUNK)
             ]
         return commands
 
