@@ -9,6 +9,7 @@ on the nodes: one queue's keys in one slot, task records spread over the cluster
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -53,13 +54,16 @@ class TestClusterGlobalConfig(GlobalConfigConformance):
         return lambda: RedisGlobalConfig(cluster_url)
 
 
-def _raw(cluster_url: str) -> SyncRedisCluster:
+@pytest.fixture
+def raw(cluster_url: str) -> Iterator[SyncRedisCluster]:
     """A plain cluster client, standing for redis-cli or another program."""
-    return SyncRedisCluster.from_url(cluster_url.split("?", 1)[0])
+    client = SyncRedisCluster.from_url(cluster_url.split("?", 1)[0])
+    yield client
+    client.close()
 
 
 @pytest.mark.anyio
-async def test_an_app_runs_on_the_cluster(cluster_url: str) -> None:
+async def test_an_app_runs_on_the_cluster(cluster_url: str, raw: SyncRedisCluster) -> None:
     name = f"cl-{uuid.uuid4().hex[:8]}"
     app = QueueTasks(name, broker=f"{cluster_url}&visibility_timeout=5")
     ran: list[str] = []
@@ -69,7 +73,6 @@ async def test_an_app_runs_on_the_cluster(cluster_url: str) -> None:
         ran.append(label)
         return label.upper()
 
-    raw = _raw(cluster_url)
     try:
         # Queued before any worker: bulk enqueue over three queues, one to cancel, one late.
         batch = await app.add_tasks("echo", [(f"a{i}",) for i in range(120)], queue="alpha")
@@ -119,14 +122,14 @@ async def test_an_app_runs_on_the_cluster(cluster_url: str) -> None:
         assert await app.storage.get_many([t.uuid for t in batch[:3]]) == [None, None, None]
     finally:
         await app.stop()
-        raw.close()
 
 
 @pytest.mark.anyio
-async def test_a_queue_lives_in_one_slot_and_records_spread(cluster_url: str) -> None:
+async def test_a_queue_lives_in_one_slot_and_records_spread(
+    cluster_url: str, raw: SyncRedisCluster
+) -> None:
     name = f"cl-{uuid.uuid4().hex[:8]}"
     app = QueueTasks(name, broker=cluster_url)
-    raw = _raw(cluster_url)
     try:
         records = await app.add_tasks("anything", [() for _ in range(200)], queue="q")
         queue = keys.queue_keys(name, "q")
@@ -140,11 +143,12 @@ async def test_a_queue_lives_in_one_slot_and_records_spread(cluster_url: str) ->
             assert stored is not None and stored.startswith(b"new|")
     finally:
         await app.stop()
-        raw.close()
 
 
 @pytest.mark.anyio
-async def test_a_waiter_listens_on_the_node_that_publishes_its_result(cluster_url: str) -> None:
+async def test_a_waiter_listens_on_the_node_that_publishes_its_result(
+    cluster_url: str, raw: SyncRedisCluster
+) -> None:
     # Every node hears a PUBLISH, but the ones the script does not run on hear it late, over
     # the cluster bus; so the waiter subscribes on the node that owns the record.
     name = f"cl-{uuid.uuid4().hex[:8]}"
@@ -154,7 +158,6 @@ async def test_a_waiter_listens_on_the_node_that_publishes_its_result(cluster_ur
     async def echo(value: int) -> int:
         return value
 
-    raw = _raw(cluster_url)
     try:
         tasks = await app.add_tasks("echo", [(i,) for i in range(12)])
         results: dict[str, int] = {}
@@ -181,15 +184,13 @@ async def test_a_waiter_listens_on_the_node_that_publishes_its_result(cluster_ur
         assert results == {t.uuid: t.args[0] for t in tasks}
     finally:
         await app.stop()
-        raw.close()
 
 
 @pytest.mark.anyio
 async def test_a_url_that_does_not_match_the_server_says_how_to_fix_it(
-    cluster_url: str, redis_url: str
+    cluster_url: str, redis_url: str, raw: SyncRedisCluster
 ) -> None:
     plain_url = cluster_url.replace("?cluster=true", "")
-    raw = _raw(cluster_url)
     named = f"127.0.0.1:{plain_url.rsplit(':', 1)[1].split('/')[0]}"
     # A queue whose keys live on another node than the one the URL names.
     queue = next(
@@ -197,7 +198,6 @@ async def test_a_url_that_does_not_match_the_server_says_how_to_fix_it(
         for i in range(100)
         if raw.get_node_from_key(keys.queue_keys("mismatch", f"q{i}").ready).name != named
     )
-    raw.close()
     plain = RedisBroker(plain_url)
     plain.bind("mismatch", JsonSerializer())
     await plain.start()

@@ -1,8 +1,8 @@
-"""The same components on a Redis Cluster (``?cluster=true``), here a one-node cluster.
+"""What only a Redis Cluster (``?cluster=true``) does, here on a one-node cluster.
 
-The conformance suites again, and what only a cluster does: record batches split by slot,
-one BLPOP per queue for an idle worker on several queues, scripts loaded on every node,
-hints when the URL does not match the server. Three nodes: integration/redis/test_cluster.py.
+Record batches split by slot, one BLPOP per queue for an idle worker on several queues,
+scripts loaded on every node, hints when the URL does not match the server. The conformance
+suites run on this cluster from test_conformance.py; three nodes: integration/redis/test_cluster.py.
 """
 
 from __future__ import annotations
@@ -17,37 +17,7 @@ from qtasks.asyncio import QueueTasks
 from qtasks.interfaces.broker import OutgoingMessage
 from qtasks.serializers.json import JsonSerializer
 from qtasks.task import Task, TaskStatus
-from qtasks.testing.conformance import (
-    BrokerConformance,
-    GlobalConfigConformance,
-    StorageConformance,
-)
-from qtasks.testing.conformance.broker import BrokerFactory
-from qtasks.testing.conformance.global_config import GlobalConfigFactory
-from qtasks.testing.conformance.storage import StorageFactory
-from qtasks_redis import RedisBroker, RedisBrokerError, RedisGlobalConfig, RedisStorage
-
-
-class TestClusterBroker(BrokerConformance):
-    redelivery_within = 6.0
-
-    @pytest.fixture
-    def broker_factory(self, cluster_url: str) -> BrokerFactory:
-        return lambda: RedisBroker(cluster_url, visibility_timeout=1.0)
-
-
-class TestClusterStorage(StorageConformance):
-    shortest_ttl = 0.2
-
-    @pytest.fixture
-    def storage_factory(self, cluster_url: str) -> StorageFactory:
-        return lambda: RedisStorage(cluster_url)
-
-
-class TestClusterGlobalConfig(GlobalConfigConformance):
-    @pytest.fixture
-    def global_config_factory(self, cluster_url: str) -> GlobalConfigFactory:
-        return lambda: RedisGlobalConfig(cluster_url)
+from qtasks_redis import RedisBroker, RedisBrokerError, RedisStorage
 
 
 @pytest.mark.anyio

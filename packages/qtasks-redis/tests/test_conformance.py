@@ -1,4 +1,8 @@
-"""The core conformance suites, run against the real Redis server."""
+"""The core conformance suites, run against the real Redis server and a one-node Redis Cluster.
+
+Each suite runs twice, once per ``url``: the same components, with ``?cluster=true`` on the
+cluster (three nodes: integration/redis/test_cluster.py).
+"""
 
 from __future__ import annotations
 
@@ -15,24 +19,31 @@ from qtasks.testing.conformance.storage import StorageFactory
 from qtasks_redis import RedisBroker, RedisGlobalConfig, RedisStorage
 
 
+@pytest.fixture(params=["redis_url", "cluster_url"], ids=["server", "cluster"])
+def url(request: pytest.FixtureRequest) -> str:
+    """The shared server's URL, then the session's one-node cluster's."""
+    value: str = request.getfixturevalue(request.param)
+    return value
+
+
 class TestRedisBroker(BrokerConformance):
     # A lease of 1 s: a consumer that vanishes loses its messages to another within ~1 s.
     redelivery_within = 6.0
 
     @pytest.fixture
-    def broker_factory(self, redis_url: str) -> BrokerFactory:
-        return lambda: RedisBroker(redis_url, visibility_timeout=1.0)
+    def broker_factory(self, url: str) -> BrokerFactory:
+        return lambda: RedisBroker(url, visibility_timeout=1.0)
 
 
 class TestRedisStorage(StorageConformance):
     shortest_ttl = 0.2
 
     @pytest.fixture
-    def storage_factory(self, redis_url: str) -> StorageFactory:
-        return lambda: RedisStorage(redis_url)
+    def storage_factory(self, url: str) -> StorageFactory:
+        return lambda: RedisStorage(url)
 
 
 class TestRedisGlobalConfig(GlobalConfigConformance):
     @pytest.fixture
-    def global_config_factory(self, redis_url: str) -> GlobalConfigFactory:
-        return lambda: RedisGlobalConfig(redis_url)
+    def global_config_factory(self, url: str) -> GlobalConfigFactory:
+        return lambda: RedisGlobalConfig(url)

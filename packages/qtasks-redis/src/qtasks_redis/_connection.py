@@ -29,7 +29,7 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -367,12 +367,6 @@ class RedisConnection:
         self.ok()
         return result
 
-    async def script(
-        self, errors: ErrorKinds, doing: str, name: str, keys: Sequence[str], args: Sequence[Any]
-    ) -> Any:
-        """Run one script by SHA, loading the scripts after a NOSCRIPT reply."""
-        return (await self.pipeline(errors, doing, [ScriptCall(name, keys, args)]))[0]
-
     async def pipeline(
         self,
         errors: ErrorKinds,
@@ -393,13 +387,7 @@ class RedisConnection:
             if self.cluster:
                 results = await self._send_staged(commands, stages)
             else:
-                results = await self._send(commands)
-                missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-                if missing:
-                    await self.load_scripts()
-                    again = await self._send([commands[i] for i in missing])
-                    for index, result in zip(missing, again, strict=True):
-                        results[index] = result
+                results = await self._send_loading(self._send, commands)
         except CLIENT_ERRORS as exc:
             raise self.wrap(exc, errors, doing) from exc
         self.ok()
@@ -454,15 +442,22 @@ class RedisConnection:
         for start, end in itertools.pairwise(bounds):
             if start == end:
                 continue
-            part = commands[start:end]
-            got = await self._send_cluster(part)
-            missing = [i for i, r in enumerate(got) if isinstance(r, NoScriptError)]
-            if missing:
-                await self.load_scripts()
-                again = await self._send_cluster([part[i] for i in missing])
-                for index, result in zip(missing, again, strict=True):
-                    got[index] = result
-            results += got
+            results += await self._send_loading(self._send_cluster, commands[start:end])
+        return results
+
+    async def _send_loading(
+        self,
+        send: Callable[[Sequence[Command]], Awaitable[list[Any]]],
+        commands: Sequence[Command],
+    ) -> list[Any]:
+        """``send(commands)``; the calls that got NOSCRIPT run again once the scripts load."""
+        results = await send(commands)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            await self.load_scripts()
+            again = await send([commands[i] for i in missing])
+            for index, result in zip(missing, again, strict=True):
+                results[index] = result
         return results
 
     async def _send_cluster(self, commands: Sequence[Command]) -> list[Any]:

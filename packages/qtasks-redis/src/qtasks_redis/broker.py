@@ -17,16 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
-from qtasks.exceptions import ConfigurationError
 from qtasks.interfaces.broker import Broker, DeadLetter, Delivery, OutgoingMessage, QueueStats
 from qtasks_redis import keys
+from qtasks_redis._component import RedisComponent
 from qtasks_redis._connection import Command, ErrorKinds, RedisConnection, ScriptCall
-from qtasks_redis._options import RedisSettings, parse_settings
+from qtasks_redis._options import RedisSettings
 from qtasks_redis.exceptions import RedisBrokerConnectionError, RedisBrokerError
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-class RedisBroker(Broker):
+class RedisBroker(RedisComponent, Broker):
     """Task queues in Redis with at-least-once delivery.
 
     Build it from a URL (``RedisBroker("redis://127.0.0.1:6379/0?visibility_timeout=60")``)
@@ -68,14 +68,7 @@ class RedisBroker(Broker):
         **options: Any,
     ) -> None:
         super().__init__()
-        if connection is None:
-            connection = RedisConnection(parse_settings(url, **options))
-        elif url is not None or options:
-            raise ConfigurationError(
-                "give RedisBroker a URL and options, or a connection; not both"
-            )
-        self.connection = connection
-        self._started = False
+        connection = self._use_connection(url, connection, options)
         self._queue_keys: dict[str, keys.QueueKeys] = {}
         self._known_queues: set[str] = set()
         self._wakers = _Wakers(connection)
@@ -113,18 +106,11 @@ class RedisBroker(Broker):
         self._queue_keys.clear()
         self._known_queues.clear()
 
-    async def start(self) -> None:
-        """Join the shared connection (it connects on the first command)."""
-        if not self._started:
-            await self.connection.acquire()
-            self._started = True
-
     async def stop(self) -> None:
-        """Leave the shared connection; the last component to leave closes it."""
+        """Cancel the standing cluster BLPOPs, then leave the shared connection."""
         if self._started:
-            self._started = False
             await self._wakers.close()
-            await self.connection.release()
+        await super().stop()
 
     def _keys(self, queue: str) -> keys.QueueKeys:
         found = self._queue_keys.get(queue)
@@ -209,19 +195,19 @@ class RedisBroker(Broker):
         self,
         script: str,
         deliveries: Sequence[Delivery],
-        args_of: Any,
+        args_of: Callable[[Delivery], Sequence[Any]],
         head: Sequence[Any] = (),
     ) -> list[Command]:
-        by_queue: dict[str, list[Any]] = {}
+        """One ``script`` call per queue and chunk of deliveries: ``head``, then their args."""
+        by_queue: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
-            by_queue.setdefault(delivery.queue, []).extend(args_of(delivery))
-        width = 1 if script == "heartbeat" else 2
+            by_queue.setdefault(delivery.queue, []).append(delivery)
         commands: list[Command] = []
-        for queue, args in by_queue.items():
+        for queue, queued in by_queue.items():
             queue_keys = self._keys(queue).all()
             commands += [
-                ScriptCall(script, queue_keys, [*head, *chunk])
-                for chunk in _chunks(args, width * _CHUNK)
+                ScriptCall(script, queue_keys, [*head, *(a for d in chunk for a in args_of(d))])
+                for chunk in _chunks(queued, _CHUNK)
             ]
         return commands
 

@@ -20,11 +20,10 @@ from typing import Any
 import anyio
 from typing_extensions import Self
 
-from qtasks.exceptions import ConfigurationError
 from qtasks.interfaces.global_config import GlobalConfig
 from qtasks_redis import keys
+from qtasks_redis._component import RedisComponent
 from qtasks_redis._connection import CLIENT_ERRORS, ErrorKinds, RedisConnection, ScriptCall
-from qtasks_redis._options import parse_settings
 from qtasks_redis.exceptions import RedisGlobalConfigConnectionError, RedisGlobalConfigError
 
 __all__ = ["RedisGlobalConfig"]
@@ -34,7 +33,7 @@ logger = logging.getLogger("qtasks.redis")
 _ERRORS = ErrorKinds(RedisGlobalConfigConnectionError, RedisGlobalConfigError)
 
 
-class RedisGlobalConfig(GlobalConfig):
+class RedisGlobalConfig(RedisComponent, GlobalConfig):
     """Settings, leases and control messages shared by every process of one app."""
 
     def __init__(
@@ -45,31 +44,12 @@ class RedisGlobalConfig(GlobalConfig):
         **options: Any,
     ) -> None:
         super().__init__()
-        if connection is None:
-            connection = RedisConnection(parse_settings(url, **options))
-        elif url is not None or options:
-            raise ConfigurationError(
-                "give RedisGlobalConfig a URL and options, or a connection; not both"
-            )
-        self.connection = connection
-        self._started = False
+        self._use_connection(url, connection, options)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
         """``redis://...`` (also rediss, unix)."""
         return cls(url, **options)
-
-    async def start(self) -> None:
-        """Join the shared connection."""
-        if not self._started:
-            await self.connection.acquire()
-            self._started = True
-
-    async def stop(self) -> None:
-        """Leave the shared connection."""
-        if self._started:
-            self._started = False
-            await self.connection.release()
 
     def _key(self, key: str) -> str:
         return keys.config_key(self.namespace, key)

@@ -18,16 +18,16 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import anyio
 from typing_extensions import Self
 
-from qtasks.exceptions import ConfigurationError
 from qtasks.interfaces.storage import Storage
 from qtasks.task import FINAL_STATUSES, Task, TaskStatus
 from qtasks_redis import keys
+from qtasks_redis._component import RedisComponent
 from qtasks_redis._connection import (
     CLIENT_ERRORS,
     Command,
@@ -35,13 +35,15 @@ from qtasks_redis._connection import (
     RedisConnection,
     ScriptCall,
 )
-from qtasks_redis._options import parse_settings
 from qtasks_redis.exceptions import RedisStorageConnectionError, RedisStorageError
 
 __all__ = ["RedisStorage"]
 
 _ERRORS = ErrorKinds(RedisStorageConnectionError, RedisStorageError)
 _UNSET: Any = object()
+#: ``<status>|`` per status: the head of a stored value, built once rather than per record.
+_HEADS = {status: status.value.encode() + b"|" for status in TaskStatus}
+_FINAL_HEADS = tuple(_HEADS[status] for status in FINAL_STATUSES)
 #: Records per script call.
 _CHUNK = 500
 
@@ -50,7 +52,7 @@ def _ms(seconds: float | None) -> bytes:
     return b"" if seconds is None else b"%d" % max(1, math.ceil(seconds * 1000))
 
 
-class RedisStorage(Storage):
+class RedisStorage(RedisComponent, Storage):
     """Task records in Redis, shared by every process of the app.
 
     ``result_ttl`` (default one day) bounds finished records; ``pending_ttl`` (default a
@@ -67,40 +69,20 @@ class RedisStorage(Storage):
         pending_ttl: float | None = _UNSET,
         **options: Any,
     ) -> None:
-        if connection is None:
-            connection = RedisConnection(parse_settings(url, **options))
-        elif url is not None or options:
-            raise ConfigurationError(
-                "give RedisStorage a URL and options, or a connection; not both"
-            )
-        settings = connection.settings
+        settings = self._use_connection(url, connection, options).settings
         super().__init__(result_ttl=settings.result_ttl if result_ttl is _UNSET else result_ttl)
         self.pending_ttl = settings.pending_ttl if pending_ttl is _UNSET else pending_ttl
-        self.connection = connection
-        self._started = False
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
         """``redis://...?result_ttl=3600&pending_ttl=none`` (also rediss, unix)."""
         return cls(url, **options)
 
-    async def start(self) -> None:
-        """Join the shared connection."""
-        if not self._started:
-            await self.connection.acquire()
-            self._started = True
-
-    async def stop(self) -> None:
-        """Leave the shared connection."""
-        if self._started:
-            self._started = False
-            await self.connection.release()
-
     # -- encoding ----------------------------------------------------------------------------
 
     def encode_value(self, task: Task) -> bytes:
         """``<status>|<encoded record>``: what is stored and published."""
-        return task.status.value.encode() + b"|" + self.encode_task(task)
+        return _HEADS[task.status] + self.encode_task(task)
 
     def decode_value(self, uuid: str, data: bytes) -> Task:
         """Rebuild a record from ``encode_value`` output."""
@@ -115,6 +97,11 @@ class RedisStorage(Storage):
                 f"cannot be decoded with {self.serializer.name}: {exc!r}. Was it written by "
                 "an app with another serializer?"
             ) from None
+
+    def _record_keys(self, uuids: Iterable[str]) -> list[str]:
+        """``keys.task_key`` of each uuid, the namespace escaped once for the whole batch."""
+        prefix = keys.task_key(self.namespace, "")
+        return [prefix + uuid for uuid in uuids]
 
     def save_commands(
         self, tasks: Sequence[Task], only_if: Collection[TaskStatus] | None = None
@@ -138,18 +125,16 @@ class RedisStorage(Storage):
         namespace = self.namespace
         prefix_len = len(keys.task_key(namespace, ""))
         channel = keys.done_channel(namespace, "")
+        names = self._record_keys(task.uuid for task in tasks)
         final_ms = _ms(self.result_ttl)
         commands: list[Command] = []
         base = self.pending_ttl
         if not self.connection.cluster and (base is None or all(t.eta is None for t in tasks)):
             head = (allowed, final_ms, _ms(base), prefix_len, channel)
             for start in range(0, len(tasks), _CHUNK):
-                chunk = tasks[start : start + _CHUNK]
-                names = [keys.task_key(namespace, task.uuid) for task in chunk]
-                values = [self.encode_value(task) for task in chunk]
-                commands.append(ScriptCall("save", names, (*head, *values)))
+                values = [self.encode_value(task) for task in tasks[start : start + _CHUNK]]
+                commands.append(ScriptCall("save", names[start : start + _CHUNK], (*head, *values)))
             return commands, None
-        names = [keys.task_key(namespace, task.uuid) for task in tasks]
         order: list[int] = []
         for pending_ttl, positions in self._groups(tasks, names):
             head = (allowed, final_ms, _ms(pending_ttl), prefix_len, channel)
@@ -206,13 +191,11 @@ class RedisStorage(Storage):
         """Load records in one MGET, ``None`` for unknown or expired ones."""
         if not uuids:
             return []
-        namespace = self.namespace
+        names = self._record_keys(uuids)
         if self.connection.cluster:
-            values = await self._get_by_slot([keys.task_key(namespace, u) for u in uuids])
+            values = await self._get_by_slot(names)
         else:
-            (values,) = await self.connection.pipeline(
-                _ERRORS, "load tasks", [("MGET", *(keys.task_key(namespace, u) for u in uuids))]
-            )
+            (values,) = await self.connection.pipeline(_ERRORS, "load tasks", [("MGET", *names)])
         return [
             None if value is None else self.decode_value(uuid, value)
             for uuid, value in zip(uuids, values, strict=True)
@@ -222,7 +205,7 @@ class RedisStorage(Storage):
         """Remove records; return how many existed."""
         if not uuids:
             return 0
-        names = [keys.task_key(self.namespace, u) for u in uuids]
+        names = self._record_keys(uuids)
         groups = keys.group_by_slot(names) if self.connection.cluster else [range(len(names))]
         removed = await self.connection.pipeline(
             _ERRORS, "delete tasks", [("DEL", *(names[i] for i in group)) for group in groups]
@@ -286,7 +269,5 @@ class RedisStorage(Storage):
         key = keys.task_key(self.namespace, uuid)
         with contextlib.suppress(*CLIENT_ERRORS):
             value: bytes | None = await self.connection.client.execute_command("GET", key)
-            if value is not None and not arrived.done():
-                status = value.partition(b"|")[0].decode(errors="replace")
-                if status in {s.value for s in FINAL_STATUSES}:
-                    arrived.set_result(value)
+            if value is not None and value.startswith(_FINAL_HEADS) and not arrived.done():
+                arrived.set_result(value)

@@ -20,28 +20,28 @@ local function bulk(command, key, items)
     redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
   end
 end
-
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, cap)
-if #due > 0 then
+-- Move ids from the zset ``from`` to the ready set, each at the priority its id carries.
+local function to_ready(from, mids)
   local add = {}
-  for _, mid in ipairs(due) do
+  for _, mid in ipairs(mids) do
     add[#add + 1] = priority_of(mid)
     add[#add + 1] = mid
   end
   bulk('ZADD', ready, add)
-  bulk('ZREM', delayed, due)
+  bulk('ZREM', from, mids)
+end
+
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, cap)
+if #due > 0 then
+  to_ready(delayed, due)
 end
 
 local lost = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, cap)
 if #lost > 0 then
-  local add = {}
   for _, mid in ipairs(lost) do
     redis.call('HINCRBY', redeliver, mid, 1)
-    add[#add + 1] = priority_of(mid)
-    add[#add + 1] = mid
   end
-  bulk('ZADD', ready, add)
-  bulk('ZREM', inflight, lost)
+  to_ready(inflight, lost)
 end
 
 local out = {''}
