@@ -16,11 +16,8 @@ from typing import Any
 
 import anyio
 import pytest
-import redis
-from aiokafka.admin import AIOKafkaAdminClient
 
-from qtasks.serializers.json import JsonSerializer
-from qtasks_rabbitmq import RabbitMQBroker
+from .conftest import delete_kafka_topics, delete_rabbitmq_queues, delete_redis_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,42 +50,6 @@ def load_example() -> ModuleType:
 
 def with_options(url: str, options: str) -> str:
     return url + ("&" if "?" in url else "?") + options
-
-
-def delete_redis_keys(url: str, name: str) -> None:
-    """The app's task records (and, with the Redis broker, its queues and config)."""
-    client = redis.Redis.from_url(url)
-    try:
-        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
-            found = list(client.scan_iter(match=pattern, count=1000))
-            if found:
-                client.delete(*found)
-    finally:
-        client.close()
-
-
-async def delete_rabbitmq_queues(url: str, name: str) -> None:
-    """The app's queue, its delay levels and its dead letters."""
-    janitor = RabbitMQBroker(url)
-    janitor.bind(name, JsonSerializer())
-    await janitor.start()
-    try:
-        await janitor.delete(["default"])
-    finally:
-        await janitor.stop()
-
-
-async def delete_kafka_topics(url: str, name: str) -> None:
-    """Every topic of the app: ready, priority bands, delay steps, dead letters."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=url.removeprefix("kafka://").split("?")[0])
-    await admin.start()
-    try:
-        prefix = f"qtasks.{name}"
-        ours = [t for t in await admin.list_topics() if t == prefix or t.startswith(prefix + ".")]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
 
 
 def test_the_same_app_gives_the_same_results_on_every_broker(

@@ -17,35 +17,10 @@ from typing import IO
 
 import anyio
 import pytest
-import redis
-from aiokafka.admin import AIOKafkaAdminClient
+
+from ..conftest import delete_kafka_topics, delete_redis_keys
 
 WORKER = Path(__file__).with_name("crash_worker.py")
-
-
-def delete_redis_keys(url: str, name: str) -> None:
-    """The task records (and anything else) of the app ``name``."""
-    client = redis.Redis.from_url(url)
-    try:
-        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
-            found = list(client.scan_iter(match=pattern, count=1000))
-            if found:
-                client.delete(*found)
-    finally:
-        client.close()
-
-
-async def delete_topics(url: str, name: str) -> None:
-    """Every topic of the app ``name``: ready, bands, delay steps, dead letters."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=url.removeprefix("kafka://").split("?")[0])
-    await admin.start()
-    try:
-        prefix = f"qtasks.{name}"
-        ours = [t for t in await admin.list_topics() if t == prefix or t.startswith(prefix + ".")]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
@@ -54,7 +29,7 @@ def app_name(kafka_url: str, redis_url: str) -> Iterator[str]:
     name = f"it-{uuid.uuid4().hex[:10]}"
     yield name
     delete_redis_keys(redis_url, name)
-    anyio.run(delete_topics, kafka_url, name)
+    anyio.run(delete_kafka_topics, kafka_url, name)
 
 
 class Workers:

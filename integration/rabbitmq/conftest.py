@@ -17,10 +17,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-import redis
 
-from qtasks.serializers.json import JsonSerializer
-from qtasks_rabbitmq import RabbitMQBroker
+from ..conftest import delete_rabbitmq_queues, delete_redis_keys
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker_app.py"
@@ -33,32 +31,14 @@ def app_name(amqp_url: str) -> Iterator[str]:
     """A fresh app name; its queues (default queue, delay levels, dead letters) go at the end."""
     name = f"qtrmq-it-{uuid.uuid4().hex[:10]}"
     yield name
-    anyio.run(delete_namespace, amqp_url, name)
+    anyio.run(delete_rabbitmq_queues, amqp_url, name)
 
 
 @pytest.fixture
 def storage_url(redis_url: str, app_name: str) -> Iterator[str]:
     """The shared Redis as the app's storage; the app's task records go at the end."""
     yield redis_url
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for pattern in (f"qtasks:{{{app_name}*", f"qtasks:{app_name}:*"):
-            found = list(client.scan_iter(match=pattern, count=1000))
-            if found:
-                client.delete(*found)
-    finally:
-        client.close()
-
-
-async def delete_namespace(url: str, name: str) -> None:
-    """Delete what the app ``name`` made on the server (its default queue and dead letters)."""
-    janitor = RabbitMQBroker(url)
-    janitor.bind(name, JsonSerializer())
-    await janitor.start()
-    try:
-        await janitor.delete(["default"])
-    finally:
-        await janitor.stop()
+    delete_redis_keys(redis_url, app_name)
 
 
 @pytest.fixture

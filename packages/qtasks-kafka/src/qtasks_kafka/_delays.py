@@ -76,11 +76,12 @@ Watermarks = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition,
 
 @dataclass(order=True)
 class _Held:
+    """A delay record waiting for its release, already read into the envelope it goes on as."""
+
     release: float
     seq: int
     receipt: Receipt[TopicPartition]
-    record: Any
-    queue: str
+    envelope: Envelope
 
 
 class DelayForwarder(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
@@ -205,9 +206,16 @@ class DelayForwarder(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             info = read_headers(record.headers)
             release = info.release if info.release is not None else 0.0
             receipt = self._tracker.deliver(tp, record.offset)
-            heapq.heappush(
-                self._heap, _Held(release, next(self._seq), receipt, record, topic.queue)
+            envelope = Envelope(
+                queue=topic.queue,
+                body=record.value or b"",
+                key=record.key,
+                uuid=info.uuid or "",
+                priority=info.priority,
+                deliveries=info.deliveries,
+                eta=info.eta,
             )
+            heapq.heappush(self._heap, _Held(release, next(self._seq), receipt, envelope))
             self._latest[tp] = max(self._latest.get(tp, 0.0), release)
 
     async def _release_due(self, consumer: Any) -> None:
@@ -216,22 +224,8 @@ class DelayForwarder(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         while self._heap and self._heap[0].release <= now:
             due.append(heapq.heappop(self._heap))
         if due:
-            envelopes = []
-            for held in due:
-                info = read_headers(held.record.headers)
-                envelopes.append(
-                    Envelope(
-                        queue=held.queue,
-                        body=held.record.value or b"",
-                        key=held.record.key,
-                        uuid=info.uuid or "",
-                        priority=info.priority,
-                        deliveries=info.deliveries,
-                        eta=info.eta,
-                    )
-                )
             try:
-                await self._produce(envelopes)
+                await self._produce([held.envelope for held in due])
             except BaseException:
                 for held in due:
                     heapq.heappush(self._heap, held)
@@ -275,7 +269,7 @@ class DelayForwarder(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             self._purged.update(await self._purge_watermarks(assigned))
             kept = []
             for held in self._heap:
-                if held.record.offset < self._purged.get(held.receipt.partition, -1):
+                if held.receipt.offset < self._purged.get(held.receipt.partition, -1):
                     self._tracker.finish(held.receipt)
                 else:
                     kept.append(held)

@@ -36,7 +36,9 @@ class PartitionTracker:
         self.id = next(_ids)
         self._in_flight: set[int] = set()
         self._heap: list[int] = []  # in-flight offsets, with lazy deletion
-        self._finished: set[int] = set()  # finished offsets at or above the commit point
+        #: Finished offsets, a min-heap: those below the commit point are popped as it moves,
+        #: so a commit costs nothing per task still waiting behind a long-running one.
+        self._finished: list[int] = []
         #: The offset after the highest one handed out; ``None`` until the first one.
         self.fetched_end: int | None = None
         #: The last commit point sent to Kafka (``None``: nothing sent yet).
@@ -61,7 +63,7 @@ class PartitionTracker:
         if offset not in self._in_flight:
             return False
         self._in_flight.discard(offset)
-        self._finished.add(offset)
+        heapq.heappush(self._finished, offset)
         return True
 
     def commit_point(self) -> int | None:
@@ -70,8 +72,9 @@ class PartitionTracker:
         while heap and heap[0] not in self._in_flight:
             heapq.heappop(heap)
         point = heap[0] if heap else self.fetched_end
-        if point is not None and self._finished:
-            self._finished = {o for o in self._finished if o >= point}
+        finished = self._finished
+        while finished and point is not None and finished[0] < point:
+            heapq.heappop(finished)
         return point
 
     def pending_commit(self) -> int | None:

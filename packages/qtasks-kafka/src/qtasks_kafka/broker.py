@@ -144,6 +144,9 @@ class KafkaBroker(Broker):
         self._consumer: GroupConsumer | None = None
         self._forwarder: DelayForwarder | None = None
         self._places: dict[str, tuple[str, int]] = {}
+        #: Queues whose topics exist, as far as the current connection knows: every send
+        #: and receive names its queues, and only new ones need their topic specs built.
+        self._ensured: set[str] = set()
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -157,6 +160,7 @@ class KafkaBroker(Broker):
         super().bind(namespace, serializer)
         self.names = Names(namespace)
         self._places.clear()
+        self._ensured.clear()
 
     def default_storage(self) -> Storage | None:
         """Refuse to fall back on the in-memory storage, unless allowed."""
@@ -214,6 +218,7 @@ class KafkaBroker(Broker):
             consumer, self._consumer = self._consumer, None
             producer, self._producer = self._producer, None
             cluster, self._cluster = self._cluster, None
+            self._ensured.clear()  # the next connection learns the topics afresh
             if forwarder is not None:
                 await forwarder.close()
             if consumer is not None:
@@ -264,13 +269,16 @@ class KafkaBroker(Broker):
     async def ensure_queues(self, queues: Sequence[str]) -> None:
         """Create the topics of ``queues`` that do not exist yet."""
         cluster, _ = await self._started()
-        specs = [spec for queue in dict.fromkeys(queues) for spec in self._specs(queue)]
+        new = [queue for queue in dict.fromkeys(queues) if queue not in self._ensured]
+        if not new:
+            return
         try:
-            await cluster.ensure_topics(specs)
+            await cluster.ensure_topics([spec for queue in new for spec in self._specs(queue)])
         except KafkaError as exc:
             raise KafkaBrokerError(
                 f"cannot create the topics of queues {list(queues)}: {exc!r}"
             ) from exc
+        self._ensured.update(new)
 
     def _place(self, topic: str) -> tuple[str, int] | None:
         return self._places.get(topic)
@@ -345,7 +353,7 @@ class KafkaBroker(Broker):
 
     # -- consuming ---------------------------------------------------------------------------
 
-    async def _member(self, queues: Sequence[str]) -> GroupConsumer:
+    async def _member(self, queues: Sequence[str], topics: list[str]) -> GroupConsumer:
         cluster, _ = await self._started()
         if self._consumer is None:
             self._consumer = GroupConsumer(
@@ -370,7 +378,6 @@ class KafkaBroker(Broker):
                 lookahead=float(self.delay_steps[0]),
             )
         await self.ensure_queues(queues)
-        topics = [t for queue in queues for t in self.ready_topics(queue)]
         try:
             await self._consumer.subscribe(topics)
             await self._forwarder.watch(
@@ -395,8 +402,8 @@ class KafkaBroker(Broker):
         if not queues or max_messages < 1:
             await asyncio.sleep(max(0.0, timeout))
             return []
-        member = await self._member(queues)
         topics = [t for queue in queues for t in self.ready_topics(queue)]
+        member = await self._member(queues, topics)
         bands = {t: self._places[t][1] for t in topics}
         try:
             return await member.fetch(topics, bands, max_messages, timeout)

@@ -127,19 +127,19 @@ class Prefetcher:
 
     # -- taking --------------------------------------------------------------------------------
 
-    def take(self, limit: int) -> list[tuple[Receipt, bytes, bool]]:
+    def take(self, limit: int) -> list[tuple[Receipt, bytes]]:
         """Pop up to ``limit`` buffered deliveries, best first; never awaits.
 
-        Each comes with its ``redelivered`` flag. Entries of a closed channel are dropped.
+        Entries of a closed channel are dropped.
         """
-        out: list[tuple[Receipt, bytes, bool]] = []
+        out: list[tuple[Receipt, bytes]] = []
         heap = self._heap
         while heap and len(out) < limit:
             _, _, receipt, body = heapq.heappop(heap)
             if receipt.channel is not self._channel or receipt.stale:
                 continue
             self.outstanding.add(receipt.tag)
-            out.append((receipt, body, receipt.redelivered))
+            out.append((receipt, body))
         return out
 
     def buffered(self, queue: str) -> int:

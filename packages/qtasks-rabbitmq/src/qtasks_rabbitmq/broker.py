@@ -320,10 +320,10 @@ class RabbitMQBroker(Broker):
                 return []
             await prefetcher.wait(remaining)
 
-    def _deliveries(self, taken: list[tuple[Receipt, bytes, bool]]) -> list[Delivery]:
+    def _deliveries(self, taken: list[tuple[Receipt, bytes]]) -> list[Delivery]:
         out = []
         now = time.time()
-        for receipt, body, redelivered in taken:
+        for receipt, body in taken:
             held = self._held.get(receipt.uuid) if receipt.uuid is not None else None
             if held is not None and held.receipt.stale:
                 # Our worker still runs this task, taken on a channel lost since: let the
@@ -331,7 +331,7 @@ class RabbitMQBroker(Broker):
                 # crash of this worker still leaves the message with RabbitMQ.
                 self._adopt(held, receipt)
                 continue
-            if redelivered:
+            if receipt.redelivered:
                 self._spawn(self._republish([(receipt, body, receipt.delivered + 1)], 0.0))
                 continue
             if receipt.eta is not None and receipt.eta > now + EARLY_TOLERANCE:
