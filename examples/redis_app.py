@@ -5,6 +5,7 @@ Needs a Redis server: set QTASKS_REDIS_URL (default redis://127.0.0.1:6379/0). R
 web process would, and prints what came back.
 """
 
+# needs: redis
 from __future__ import annotations
 
 import os
@@ -16,8 +17,10 @@ from qtasks.asyncio import QueueTasks
 
 URL = os.environ.get("QTASKS_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-# A unique app name keeps this demo's keys apart from anything else on the server.
-app = QueueTasks(f"example-{uuid.uuid4().hex[:8]}", broker=f"{URL}?result_ttl=300")
+# A unique app name keeps this demo's keys apart from anything else on the server
+# (QTASKS_EXAMPLE_NAME chooses it, so a test can delete the keys afterwards).
+NAME = os.environ.get("QTASKS_EXAMPLE_NAME") or f"example-{uuid.uuid4().hex[:8]}"
+app = QueueTasks(NAME, broker=f"{URL}?result_ttl=300")
 
 
 @app.task(retry=2, retry_backoff=0.1)

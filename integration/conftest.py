@@ -31,13 +31,14 @@ def anyio_backend() -> str:
 
 
 def delete_redis_keys(url: str, name: str) -> None:
-    """The app's task records (and, with the Redis broker, its queues and config)."""
+    """The app's task records (with the Redis broker, its queues and config too), and the
+    ``<name>:...`` keys tests write beside them."""
     client = redis.Redis.from_url(url)
     try:
-        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
+        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*", f"{name}:*"):
             found = list(client.scan_iter(match=pattern, count=1000))
-            if found:
-                client.delete(*found)
+            for start in range(0, len(found), 1000):
+                client.delete(*found[start : start + 1000])
     finally:
         client.close()
 

@@ -17,6 +17,8 @@ import redis
 
 from qtasks.testing.servers import probe_redis, server_missing
 
+from ..conftest import delete_redis_keys
+
 WORKER = Path(__file__).with_name("worker_app.py")
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
@@ -27,12 +29,7 @@ def name(redis_url: str) -> Iterator[str]:
     """A fresh app name; its keys are deleted afterwards."""
     value = f"it-{uuid.uuid4().hex[:10]}"
     yield value
-    client = redis.Redis.from_url(redis_url)
-    for pattern in (f"qtasks:{{{value}*", f"qtasks:{value}:*", f"{value}:*"):
-        found = list(client.scan_iter(match=pattern, count=1000))
-        for start in range(0, len(found), 1000):
-            client.delete(*found[start : start + 1000])
-    client.close()
+    delete_redis_keys(redis_url, value)
 
 
 @pytest.fixture

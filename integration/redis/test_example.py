@@ -14,10 +14,10 @@ pytestmark = pytest.mark.integration
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "redis_app.py"
 
 
-def test_the_redis_example_runs(redis_url: str) -> None:
+def test_the_redis_example_runs(redis_url: str, name: str) -> None:
     result = subprocess.run(
         [sys.executable, str(EXAMPLE)],
-        env={**os.environ, "QTASKS_REDIS_URL": redis_url},
+        env={**os.environ, "QTASKS_REDIS_URL": redis_url, "QTASKS_EXAMPLE_NAME": name},
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,8 +13,9 @@ import pytest
 from qtasks.asyncio import QueueTasks
 from qtasks_timer import AsyncTimer, ManualClock
 
+from ..conftest import delete_redis_keys
+
 pytest.importorskip("qtasks_redis")
-redis = pytest.importorskip("redis")
 
 pytestmark = pytest.mark.anyio
 
@@ -28,11 +29,7 @@ async def apps(redis_url: str) -> AsyncIterator[list[QueueTasks]]:
     yield made
     for app in made:
         await app.stop()
-    client = redis.Redis.from_url(redis_url)
-    stale = list(client.scan_iter(match=f"qtasks*{name}*", count=1000))
-    if stale:
-        client.delete(*stale)
-    client.close()
+    delete_redis_keys(redis_url, name)
 
 
 async def test_split_brain_fires_each_tick_once(apps: list[QueueTasks]) -> None:

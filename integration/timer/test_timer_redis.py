@@ -25,8 +25,9 @@ from typing import IO
 import anyio
 import pytest
 
+from ..conftest import delete_redis_keys
+
 pytest.importorskip("qtasks_redis")
-redis = pytest.importorskip("redis")
 
 LEASE_TTL = 1.5
 
@@ -68,11 +69,7 @@ def project(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, dict[str, st
     try:
         yield tmp_path, env, name
     finally:
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"qtasks*{name}*", count=1000))
-        if stale:
-            client.delete(*stale)
-        client.close()
+        delete_redis_keys(redis_url, name)
 
 
 def start(

@@ -6,16 +6,29 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
 
 from qtasks.asyncio import QueueTasks
 from qtasks.testing.servers import private_redis, probe_redis, redis_url, server_missing
+from qtasks_redis._component import RedisComponent
 
-__all__ = ["anyio_backend", "app", "cluster_url", "name", "private_redis", "raw", "redis_url"]
+R = TypeVar("R", bound=RedisComponent)
+
+__all__ = [
+    "anyio_backend",
+    "app",
+    "cleanup",
+    "cluster_url",
+    "name",
+    "private_redis",
+    "raw",
+    "redis_url",
+]
 
 
 @pytest.fixture
@@ -23,17 +36,40 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def delete_app_keys(url: str, name: str) -> None:
+    """Every key of the app (or conformance namespace) ``name`` on the server at ``url``."""
+    client = redis.Redis.from_url(url)
+    try:
+        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
+            found = list(client.scan_iter(match=pattern, count=1000))
+            for start in range(0, len(found), 1000):
+                client.delete(*found[start : start + 1000])
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def name(redis_url: str) -> Iterator[str]:
     """A fresh app name; every key of that app is deleted afterwards."""
     value = f"t-{uuid.uuid4().hex[:10]}"
     yield value
-    client = redis.Redis.from_url(redis_url)
-    for pattern in (f"qtasks:{{{value}*", f"qtasks:{value}:*"):
-        found = list(client.scan_iter(match=pattern, count=1000))
-        if found:
-            client.delete(*found)
-    client.close()
+    delete_app_keys(redis_url, value)
+
+
+@pytest.fixture
+def cleanup(redis_url: str) -> Iterator[Callable[[R], R]]:
+    """Register components (as a conformance factory makes them); after the test the keys of
+    every namespace they were bound to are deleted from the shared server. A component on
+    another server (this session's private cluster) is left alone: that server goes away."""
+    made: list[RedisComponent] = []
+
+    def register(component: R) -> R:
+        made.append(component)
+        return component
+
+    yield register
+    for namespace in sorted({c.namespace for c in made if not c.connection.cluster}):
+        delete_app_keys(redis_url, namespace)
 
 
 @pytest.fixture

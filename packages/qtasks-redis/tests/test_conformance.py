@@ -6,6 +6,9 @@ cluster (three nodes: integration/redis/test_cluster.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import pytest
 
 from qtasks.testing.conformance import (
@@ -17,6 +20,11 @@ from qtasks.testing.conformance.broker import BrokerFactory
 from qtasks.testing.conformance.global_config import GlobalConfigFactory
 from qtasks.testing.conformance.storage import StorageFactory
 from qtasks_redis import RedisBroker, RedisGlobalConfig, RedisStorage
+from qtasks_redis._component import RedisComponent
+
+R = TypeVar("R", bound=RedisComponent)
+#: The ``cleanup`` fixture (conftest): registers a component whose namespace goes afterwards.
+Cleanup = Callable[[R], R]
 
 
 @pytest.fixture(params=["redis_url", "cluster_url"], ids=["server", "cluster"])
@@ -31,19 +39,19 @@ class TestRedisBroker(BrokerConformance):
     redelivery_within = 6.0
 
     @pytest.fixture
-    def broker_factory(self, url: str) -> BrokerFactory:
-        return lambda: RedisBroker(url, visibility_timeout=1.0)
+    def broker_factory(self, url: str, cleanup: Cleanup) -> BrokerFactory:
+        return lambda: cleanup(RedisBroker(url, visibility_timeout=1.0))
 
 
 class TestRedisStorage(StorageConformance):
     shortest_ttl = 0.2
 
     @pytest.fixture
-    def storage_factory(self, url: str) -> StorageFactory:
-        return lambda: RedisStorage(url)
+    def storage_factory(self, url: str, cleanup: Cleanup) -> StorageFactory:
+        return lambda: cleanup(RedisStorage(url))
 
 
 class TestRedisGlobalConfig(GlobalConfigConformance):
     @pytest.fixture
-    def global_config_factory(self, url: str) -> GlobalConfigFactory:
-        return lambda: RedisGlobalConfig(url)
+    def global_config_factory(self, url: str, cleanup: Cleanup) -> GlobalConfigFactory:
+        return lambda: cleanup(RedisGlobalConfig(url))
