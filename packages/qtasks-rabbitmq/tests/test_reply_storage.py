@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from qtasks.task import Task, TaskStatus
@@ -93,3 +94,29 @@ async def test_finished_records_expire_and_are_bounded() -> None:
     with pytest.raises(SharedStorageRequiredError):
         await storage.get("r0")
     assert (await storage.get("r3")) is not None
+
+
+async def test_waits_that_time_out_leave_nothing_behind() -> None:
+    """A reply that never comes must not keep one waiter per timed-out wait forever."""
+    storage = DirectReplyStorage(RecordingBroker())
+    storage.track([Task("lost", "t", TaskStatus.NEW), Task("late", "t", TaskStatus.NEW)])
+    for _ in range(3):
+        assert await storage.wait("lost", 0.01) is None
+    assert storage._waiters == {} and storage._waiting == {}
+
+    # Two callers wait for one task; the first gives up, the second still gets the result.
+    results: dict[str, Task | None] = {}
+
+    async def wait(name: str, timeout: float) -> None:
+        results[name] = await storage.wait("late", timeout)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(wait, "impatient", 0.01)
+        group.start_soon(wait, "patient", 5.0)
+        await anyio.sleep(0.1)
+        assert "late" in storage._waiters  # the patient caller still waits on it
+        storage.deliver(storage.encode_task(Task("late", "t", TaskStatus.SUCCESS, returning=3)))
+    assert results["impatient"] is None
+    patient = results["patient"]
+    assert patient is not None and patient.returning == 3
+    assert storage._waiters == {} and storage._waiting == {}

@@ -57,11 +57,14 @@ class DirectReplyStorage(Storage):
         self._finished: deque[tuple[float, str]] = deque()
         self._elsewhere: OrderedDict[str, TaskStatus] = OrderedDict()
         self._waiters: dict[str, asyncio.Event] = {}
+        #: How many ``wait`` calls share each waiter, so the last one out removes it.
+        self._waiting: dict[str, int] = {}
         broker._attach(self)
 
     async def start(self) -> None:
         """Forget waiters of a previous event loop."""
         self._waiters.clear()
+        self._waiting.clear()
 
     # -- the producer's records ----------------------------------------------------------------
 
@@ -152,13 +155,28 @@ class DirectReplyStorage(Storage):
             waiter = self._waiters.get(uuid)
             if waiter is None:
                 waiter = self._waiters[uuid] = asyncio.Event()
+            self._waiting[uuid] = self._waiting.get(uuid, 0) + 1
             try:
                 await asyncio.wait_for(waiter.wait(), timeout)
             except asyncio.TimeoutError:
                 return None
+            finally:
+                self._stop_waiting(uuid, waiter)
             if self._status.get(uuid) not in FINAL_STATUSES:
                 return None
         return await self.get(uuid)
+
+    def _stop_waiting(self, uuid: str, waiter: asyncio.Event) -> None:
+        """Drop the waiter of ``uuid`` once nobody waits on it.
+
+        A reply that never comes (lost in a reconnect, say) would otherwise leave one event
+        per timed-out wait here for as long as the process lives.
+        """
+        left = self._waiting.pop(uuid, 1) - 1
+        if left > 0:
+            self._waiting[uuid] = left
+        elif self._waiters.get(uuid) is waiter:
+            del self._waiters[uuid]
 
     async def delete(self, uuids: Sequence[str]) -> int:
         """Forget records."""
