@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import inspect
 import itertools
 import logging
@@ -130,6 +131,36 @@ class ScriptCall:
 
 #: A pipeline entry: a plain command (a tuple of arguments) or a script call.
 Command = tuple[Any, ...] | ScriptCall
+
+
+def _hiredis_packer() -> Callable[[tuple[Any, ...]], bytes] | None:
+    """The C ``pack_command`` of hiredis, when the optional ``hiredis`` extra is installed."""
+    try:
+        module = importlib.import_module("hiredis")
+    except ImportError:
+        return None
+    packer: Callable[[tuple[Any, ...]], bytes] | None = getattr(module, "pack_command", None)
+    return packer
+
+
+_PACK_COMMAND = _hiredis_packer()
+
+
+def _pack(conn: AbstractConnection, argv: Sequence[tuple[Any, ...]]) -> bytes | list[bytes]:
+    """The wire form of ``argv``: one C call per command when hiredis is there.
+
+    redis-py runs every argument through a Python generator and its encoder before handing
+    the command to that same C function; the arguments here are already str, bytes and
+    numbers, and a pipeline of a task's writes carries a few dozen of them. Anything hiredis
+    refuses (a bool, a memoryview) goes through redis-py, which names the bad argument.
+    """
+    if _PACK_COMMAND is not None:
+        try:
+            return b"".join([_PACK_COMMAND(args) for args in argv])
+        except TypeError:
+            pass
+    packed: list[bytes] = conn.pack_commands(argv)
+    return packed
 
 
 @dataclass(frozen=True)
@@ -410,7 +441,7 @@ class RedisConnection:
         while True:
             conn = await _get_connection(pool)
             try:
-                await conn.send_packed_command(conn.pack_commands(argv), check_health=False)
+                await conn.send_packed_command(_pack(conn, argv), check_health=False)
                 results: list[Any] = []
                 for _ in argv:
                     try:

@@ -37,6 +37,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 from anyio import TASK_STATUS_IGNORED
 from anyio.abc import TaskGroup
 from anyio.abc import TaskStatus as StartedStatus
@@ -616,7 +617,7 @@ class QueueWorker(Worker):
             # One pass of the event loop first: runners whose task finished in the same pass
             # (replies that arrived together) join this batch instead of starting the next,
             # which fills a round trip better (about 7% more tasks/s draining on Redis).
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             if await self._settle_once():
                 failures = 0
                 continue
