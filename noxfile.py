@@ -345,18 +345,9 @@ def bench(session: nox.Session) -> None:
     # cached, so each worker start would compile every module it imports (about 0.3 s for
     # redis-py alone): every row's start-up would measure the compiler, not the library.
     # Exit 1 only means some file would not compile (a peer's template or py2 leftover).
-    folders = (_site_packages(session), str(ROOT / "benchmarks"))
+    folders = (str(session.virtualenv.location), str(ROOT / "benchmarks"))
     session.run(
         "python", "-m", "compileall", "-q", "-j", "0", *folders, silent=True, success_codes=[0, 1]
     )
     with session.chdir(ROOT):
         session.run("python", "-m", "benchmarks.run", *session.posargs)
-
-
-def _site_packages(session: nox.Session) -> str:
-    """The session virtualenv's site-packages folder."""
-    out = session.run(
-        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
-    )
-    assert isinstance(out, str)
-    return out.strip()

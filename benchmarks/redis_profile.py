@@ -26,6 +26,7 @@ import anyio
 import redis
 
 from qtasks.asyncio import QueueTasks
+from qtasks_redis import keys
 
 
 def make_app(name: str, url: str) -> QueueTasks:
@@ -40,7 +41,7 @@ def make_app(name: str, url: str) -> QueueTasks:
 
 def cleanup(url: str, name: str) -> None:
     client = redis.Redis.from_url(url)
-    for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
+    for pattern in keys.app_key_patterns(name):
         batch = list(client.scan_iter(match=pattern, count=5000))
         for start in range(0, len(batch), 1000):
             client.delete(*batch[start : start + 1000])

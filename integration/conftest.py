@@ -33,9 +33,11 @@ def anyio_backend() -> str:
 def delete_redis_keys(url: str, name: str) -> None:
     """The app's task records (with the Redis broker, its queues and config too), and the
     ``<name>:...`` keys tests write beside them."""
+    from qtasks_redis import keys
+
     client = redis.Redis.from_url(url)
     try:
-        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*", f"{name}:*"):
+        for pattern in (*keys.app_key_patterns(name), f"{name}:*"):
             found = list(client.scan_iter(match=pattern, count=1000))
             for start in range(0, len(found), 1000):
                 client.delete(*found[start : start + 1000])

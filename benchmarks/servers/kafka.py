@@ -56,8 +56,7 @@ class TansuServer:
         """Restart on the same port: topics, records and groups are gone."""
         old = self._broker
         old.stop()
-        self._broker = testing.TansuServer(old.binary)
-        self._broker.port = old.port
+        self._broker = testing.TansuServer(old.binary, port=old.port)
         self._broker.start()
 
     def describe(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import redis
 
 from qtasks.asyncio import QueueTasks
 from qtasks.testing.servers import private_redis, probe_redis, redis_url, server_missing
+from qtasks_redis import keys
 from qtasks_redis._component import RedisComponent
 
 R = TypeVar("R", bound=RedisComponent)
@@ -40,7 +41,7 @@ def delete_app_keys(url: str, name: str) -> None:
     """Every key of the app (or conformance namespace) ``name`` on the server at ``url``."""
     client = redis.Redis.from_url(url)
     try:
-        for pattern in (f"qtasks:{{{name}*", f"qtasks:{name}:*"):
+        for pattern in keys.app_key_patterns(name):
             found = list(client.scan_iter(match=pattern, count=1000))
             for start in range(0, len(found), 1000):
                 client.delete(*found[start : start + 1000])

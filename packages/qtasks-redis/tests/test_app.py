@@ -128,7 +128,7 @@ async def test_finished_work_leaves_no_bookkeeping(
         async with app.running(concurrency=2, heartbeat_interval=1):
             await app.wait_result(ok.uuid, timeout=10)
             await app.wait_result(bad.uuid, timeout=10)
-            workers = list(raw.scan_iter(match=f"qtasks:{{{name}}}:cfg:worker:*"))
+            workers = list(raw.scan_iter(match=keys.config_key(name, "worker:*")))
             assert workers and all(0 < raw.pttl(k) <= 3000 for k in workers)
         queue = keys.queue_keys(name, "default")
         for key in (queue.ready, queue.delayed, queue.inflight, queue.body, queue.index):

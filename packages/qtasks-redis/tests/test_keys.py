@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
+import redis
 
 from qtasks_redis import keys
 
@@ -61,3 +64,31 @@ def test_group_by_slot_keeps_first_seen_order_and_one_slot_per_group() -> None:
         assert len({keys.hash_slot(records[i]) for i in group}) == 1
     assert len(grouped) > 250  # untagged records spread over (nearly) one slot each
     assert keys.group_by_slot([]) == []
+
+
+def test_app_key_patterns_find_every_key_of_one_app_and_no_other(raw: redis.Redis) -> None:
+    stamp = uuid.uuid4().hex[:8]
+    apps = [f"p{stamp}*[x]", f"p{stamp}*[x]:more", f"p{stamp}*[x]more"]  # glob chars, prefixes
+
+    def keys_of(namespace: str) -> set[str]:
+        return {
+            *keys.queue_keys(namespace, "default").all(),
+            keys.queues_key(namespace),
+            keys.config_index_key(namespace),
+            keys.config_key(namespace, "worker:1"),
+            keys.task_key(namespace, "0f8fad5b"),
+        }
+
+    made = {namespace: keys_of(namespace) for namespace in apps}
+    try:
+        for names in made.values():
+            raw.mset(dict.fromkeys(names, b"1"))
+        for namespace, names in made.items():
+            found = {
+                key.decode()
+                for pattern in keys.app_key_patterns(namespace)
+                for key in raw.scan_iter(match=pattern, count=1000)
+            }
+            assert found == names, namespace
+    finally:
+        raw.delete(*(key for names in made.values() for key in names))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 __all__ = [
     "PREFIX",
     "QueueKeys",
+    "app_key_patterns",
     "config_index_key",
     "config_key",
     "config_key_prefix",
@@ -132,6 +133,21 @@ def config_key_prefix(namespace: str) -> str:
 def config_key(namespace: str, key: str) -> str:
     """Where the global-config value ``key`` lives."""
     return config_key_prefix(namespace) + key
+
+
+#: Characters special in a SCAN MATCH pattern, and how to write them literally.
+_GLOB = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+
+
+def app_key_patterns(namespace: str) -> tuple[str, str, str]:
+    """SCAN MATCH patterns covering every key of app ``namespace`` and no other app's.
+
+    Together they match its queues, its global config and its task records, and nothing of
+    an app whose name merely starts with this one: what a tool or a test uses to remove an
+    app from a server.
+    """
+    ns = escape(namespace).translate(_GLOB)
+    return (f"{PREFIX}:{{{ns}:*", f"{PREFIX}:{{{ns}}}:*", f"{PREFIX}:{ns}:*")
 
 
 def config_index_key(namespace: str) -> str:

@@ -195,11 +195,15 @@ def tansu_binary() -> Path | None:
 
 
 class TansuServer:
-    """A Kafka-protocol broker (Tansu, in-memory storage) on a free loopback port."""
+    """A Kafka-protocol broker (Tansu, in-memory storage) on a loopback port.
 
-    def __init__(self, binary: Path) -> None:
+    ``port``: a free one by default; give the port of a stopped broker to start an empty one
+    at the same address (the benchmark resets Kafka between systems this way).
+    """
+
+    def __init__(self, binary: Path, port: int | None = None) -> None:
         self.binary = binary
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="qtasks-tansu-", suffix=".log")  # noqa: SIM115
 
